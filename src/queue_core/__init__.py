@@ -1,0 +1,87 @@
+"""queue_core: the portable job-queue API, its worker runtime, and the driver
+interface backends implement.
+
+Applications use :class:`QueueService` (and the :class:`Service`,
+:class:`Consumer` and :class:`Handler` protocols); driver authors implement
+:class:`Driver` and declare :class:`Capabilities`.
+"""
+
+from ._capabilities import Capabilities
+from ._clock import Clock, FakeClock, SystemClock, to_ms
+from ._consumer import QueueConsumer
+from ._driver import Driver
+from ._errors import (
+    BackendUnavailable,
+    Closed,
+    InvalidArgument,
+    LeaseLost,
+    PayloadTooLarge,
+    QueueError,
+    translate_errors,
+)
+from ._handler import AsyncHandler, DeadLetter, Handler, Retry, SyncHandler
+from ._hooks import Hooks, Outcome
+from ._job import Counts, Job, JobState, NewJob, Settled
+from ._options import EnqueueOptions, QueueOptions, SubscribeOptions
+from ._protocols import Consumer, ConsumerStats, EnqueueItem, Service
+from ._retry import RetryPolicy
+from ._service import QueueService, new_job_id
+from ._validate import (
+    DEAD_SUFFIX,
+    MAX_PRIORITY,
+    MIN_PRIORITY,
+    dead_letter_topic,
+    source_topic,
+    validate_job_id,
+    validate_payload,
+    validate_priority,
+    validate_topic,
+)
+
+__all__ = [
+    "DEAD_SUFFIX",
+    "MAX_PRIORITY",
+    "MIN_PRIORITY",
+    "AsyncHandler",
+    "BackendUnavailable",
+    "Capabilities",
+    "Clock",
+    "Closed",
+    "Consumer",
+    "ConsumerStats",
+    "Counts",
+    "DeadLetter",
+    "Driver",
+    "EnqueueItem",
+    "EnqueueOptions",
+    "FakeClock",
+    "Handler",
+    "Hooks",
+    "InvalidArgument",
+    "Job",
+    "JobState",
+    "LeaseLost",
+    "NewJob",
+    "Outcome",
+    "PayloadTooLarge",
+    "QueueConsumer",
+    "QueueError",
+    "QueueOptions",
+    "QueueService",
+    "Retry",
+    "RetryPolicy",
+    "Service",
+    "Settled",
+    "SubscribeOptions",
+    "SyncHandler",
+    "SystemClock",
+    "dead_letter_topic",
+    "new_job_id",
+    "source_topic",
+    "to_ms",
+    "translate_errors",
+    "validate_job_id",
+    "validate_payload",
+    "validate_priority",
+    "validate_topic",
+]

@@ -1,0 +1,36 @@
+"""What a driver can do, declared as data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ._errors import InvalidArgument
+
+__all__ = ["Capabilities"]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Capabilities:
+    """Declared by every driver; read by the runtime and the conformance kit.
+
+    * ``max_payload_bytes``: the largest payload the driver accepts (the
+      runtime rejects larger ones before calling it).
+    * ``max_batch``: the most jobs one ``enqueue``/``claim``/``ack_many``
+      call takes (the runtime splits larger batches).
+    * ``clock_control``: the driver reads time from an injectable
+      :class:`~queue_core.Clock` (for example a ``FakeClock``) instead of its
+      own, so tests and the kit can move time by hand.
+    * ``persistent``: jobs survive a restart of the process that enqueued them.
+    * ``push_wakeup``: :meth:`Driver.wait` returns promptly after an enqueue
+      (otherwise consumers only poll).
+    """
+
+    max_payload_bytes: int = 1024 * 1024
+    max_batch: int = 1000
+    clock_control: bool = False
+    persistent: bool = False
+    push_wakeup: bool = True
+
+    def __post_init__(self) -> None:
+        if self.max_payload_bytes < 0 or self.max_batch < 1:
+            raise InvalidArgument("max_payload_bytes must be >= 0 and max_batch >= 1")

@@ -1,0 +1,489 @@
+"""The worker runtime: one consumer = one fetch loop, a pool of workers, a
+lease keeper and a batching acker, over any :class:`~queue_core.Driver`."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import logging
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Self, TypeVar, cast
+
+from ._driver import Driver
+from ._errors import BackendUnavailable, Closed, LeaseLost
+from ._handler import DeadLetter, Handler, Retry
+from ._hooks import HookSet, Outcome
+from ._job import Job, Settled
+from ._options import QueueOptions, SubscribeOptions
+from ._protocols import ConsumerStats
+
+__all__ = ["QueueConsumer"]
+
+logger = logging.getLogger("queue_core")
+T = TypeVar("T")
+_STOP = object()
+MAX_ERROR_LENGTH = 4096
+
+
+def is_async_handler(handler: object) -> bool:
+    """True for ``async def`` functions and objects with an async ``__call__``."""
+    if inspect.iscoroutinefunction(handler):
+        return True
+    call = getattr(handler, "__call__", None)  # noqa: B004 - callable objects
+    return call is not None and inspect.iscoroutinefunction(call)
+
+
+def describe(exc: BaseException) -> str:
+    text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    return text[:MAX_ERROR_LENGTH]
+
+
+@dataclass(slots=True)
+class _Held:
+    job: Job
+    token: str
+    renewed_at: float
+    expires_at: float
+    lost: bool = False
+    started: bool = False
+    started_at: float = 0.0
+
+
+class QueueConsumer:
+    """A subscription's runtime. Made by :meth:`QueueService.subscribe`."""
+
+    def __init__(
+        self,
+        driver: Driver,
+        topic: str,
+        handler: Handler,
+        options: SubscribeOptions,
+        queue_options: QueueOptions,
+        hooks: HookSet,
+    ) -> None:
+        self._driver = driver
+        self._topic = topic
+        self._handler = handler
+        self._options = options
+        self._queue_options = queue_options
+        self._retry_policy = options.retry or queue_options.retry
+        self._hooks = hooks
+        self._is_async = is_async_handler(handler)
+        self._executor = (
+            None
+            if self._is_async
+            else ThreadPoolExecutor(options.concurrency, thread_name_prefix=f"queue-{topic}")
+        )
+        self._max_batch = max(1, driver.capabilities.max_batch)
+        self._held: dict[str, _Held] = {}
+        self._buffer: asyncio.Queue[Any] = asyncio.Queue()
+        self._room = asyncio.Event()
+        self._wait_task: asyncio.Task[None] | None = None
+        self._closing = False
+        self._close_task: asyncio.Task[None] | None = None
+        self._claim_gen = 0
+        self._idle_waiters: list[tuple[int, asyncio.Future[None]]] = []
+        self._ack_pending: list[_Held] = []
+        self._ack_task: asyncio.Task[None] | None = None
+        self._counters = dict.fromkeys(
+            ("claimed", "acked", "retried", "dead_lettered", "dropped", "released", "lease_lost"),
+            0,
+        )
+        self._tasks: list[asyncio.Task[None]] = []
+        self._fetcher: asyncio.Task[None] | None = None
+        self._keeper: asyncio.Task[None] | None = None
+
+    # -- public ---------------------------------------------------------------
+
+    @property
+    def topic(self) -> str:
+        return self._topic
+
+    @property
+    def closed(self) -> bool:
+        return self._closing
+
+    def statistics(self) -> ConsumerStats:
+        running = sum(1 for held in self._held.values() if held.started)
+        return ConsumerStats(running=running, **self._counters)
+
+    def start(self) -> None:
+        """Start the tasks (called by the service, inside the event loop)."""
+        self._fetcher = asyncio.create_task(self._fetch_loop(), name=f"queue-fetch-{self._topic}")
+        self._keeper = asyncio.create_task(self._keep_leases(), name=f"queue-lease-{self._topic}")
+        self._tasks = [
+            asyncio.create_task(self._work_loop(), name=f"queue-worker-{self._topic}-{i}")
+            for i in range(self._options.concurrency)
+        ]
+
+    async def wait_idle(self) -> None:
+        if self._closing:
+            raise Closed(f"consumer of {self._topic!r} is closed")
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._idle_waiters.append((self._claim_gen, future))
+        self._nudge()
+        await future
+
+    async def close(self, grace: float | None = None) -> None:
+        if self._close_task is None:
+            self._close_task = asyncio.create_task(self._close(grace))
+        await asyncio.shield(self._close_task)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # -- fetching -------------------------------------------------------------
+
+    def _nudge(self) -> None:
+        self._room.set()
+        if self._wait_task is not None:
+            self._wait_task.cancel()
+
+    async def _fetch_loop(self) -> None:
+        failures = 0
+        options = self._options
+        limit = min(options.effective_batch_size, self._max_batch)
+        while not self._closing:
+            room = options.concurrency - len(self._held)
+            if room <= 0:
+                await self._wait_room(lambda: len(self._held) < options.concurrency)
+                continue
+            self._claim_gen += 1
+            gen = self._claim_gen
+            try:
+                jobs = await self._driver.claim(
+                    self._topic, max_jobs=min(room, limit), lease=options.lease
+                )
+            except Closed:
+                break
+            except Exception as exc:
+                failures += 1
+                delay = self._queue_options.backend_retry.delay(failures)
+                log = logger.warning if isinstance(exc, BackendUnavailable) else logger.error
+                log(
+                    "claim from %r failed (%s); retrying in %.2fs",
+                    self._topic,
+                    exc,
+                    delay,
+                    exc_info=not isinstance(exc, BackendUnavailable),
+                )
+                await self._pause(delay)
+                continue
+            failures = 0
+            if jobs:
+                self._counters["claimed"] += len(jobs)
+                now = asyncio.get_running_loop().time()
+                for job in jobs:
+                    self._held[job.id] = _Held(job, job.lease_token or "", now, now + options.lease)
+                    self._buffer.put_nowait(job)
+                continue
+            if not self._held:
+                self._resolve_idle(gen)
+            elif self._idle_waiters:
+                # an idle check is pending: claim again once a held job settles
+                await self._wait_room(lambda: not self._held)
+                continue
+            await self._pause(options.poll_interval, wait_for_work=True)
+
+    async def _wait_room(self, ready: Callable[[], bool]) -> None:
+        self._room.clear()
+        if ready() or self._closing:
+            return
+        await self._room.wait()
+
+    async def _pause(self, seconds: float, *, wait_for_work: bool = False) -> None:
+        """Sleep (or block in the driver's wait) in a task close() can cancel."""
+        if self._closing:
+            return
+        if self._idle_waiters and wait_for_work:
+            return  # someone waits for an idle check: claim again at once
+        coro = self._driver.wait(self._topic, seconds) if wait_for_work else asyncio.sleep(seconds)
+        self._wait_task = asyncio.ensure_future(coro)
+        try:
+            await asyncio.wait([self._wait_task])
+            if not self._wait_task.cancelled() and self._wait_task.exception() is not None:
+                exc = self._wait_task.exception()
+                logger.warning("waiting on %r failed (%s)", self._topic, exc)
+                await asyncio.sleep(min(1.0, seconds))
+        finally:
+            self._wait_task = None
+
+    def _resolve_idle(self, gen: int) -> None:
+        keep = []
+        for start_gen, future in self._idle_waiters:
+            if start_gen < gen:
+                if not future.done():
+                    future.set_result(None)
+            else:
+                keep.append((start_gen, future))
+        self._idle_waiters = keep
+
+    # -- running handlers -----------------------------------------------------
+
+    async def _work_loop(self) -> None:
+        while True:
+            item = await self._buffer.get()
+            if item is _STOP:
+                return
+            job = cast(Job, item)
+            if self._closing:
+                await self._release(job)
+                continue
+            await self._run(job)
+
+    async def _run(self, job: Job) -> None:
+        held = self._held[job.id]
+        held.started = True
+        held.started_at = asyncio.get_running_loop().time()
+        hooks = self._hooks
+        if hooks.active:
+            hooks.before_job(job)
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        try:
+            if self._is_async:
+                await cast(Callable[[Job], Awaitable[None]], self._handler)(job)
+            else:
+                sync = cast(Callable[[Job], None], self._handler)
+                await loop.run_in_executor(self._executor, sync, job)
+        except asyncio.CancelledError:
+            await self._release(job, start)
+            raise
+        except Retry as signal:
+            await self._fail(job, signal, signal.delay, start)
+        except DeadLetter as signal:
+            await self._bury(job, signal, start)
+        except Exception as exc:
+            await self._fail(job, exc, self._retry_policy.delay(job.attempt), start)
+        else:
+            self._ack_pending.append(held)
+            if self._ack_task is None:
+                self._ack_task = asyncio.create_task(self._ack_loop())
+
+    async def _fail(self, job: Job, exc: BaseException, delay: float, start: float) -> None:
+        if job.attempt >= job.max_attempts:
+            await self._bury(job, exc, start)
+            return
+        error = describe(exc)
+        ok = await self._settle(
+            job,
+            lambda: self._driver.retry(
+                self._topic, job.id, job.lease_token or "", delay=delay, error=error
+            ),
+        )
+        if ok:
+            self._counters["retried"] += 1
+            logger.info(
+                "%s/%s attempt %d failed (%s); retry in %.2fs",
+                self._topic,
+                job.id,
+                job.attempt,
+                error,
+                delay,
+            )
+            if self._hooks.active:
+                self._hooks.on_retry(job, delay, exc)
+        self._finish(job, Outcome.RETRIED if ok else Outcome.LEASE_LOST, exc, start)
+
+    async def _bury(self, job: Job, exc: BaseException, start: float) -> None:
+        error = describe(exc)
+        if self._options.on_exhausted == "drop" and not isinstance(exc, DeadLetter):
+            ok = await self._settle(
+                job, lambda: self._driver.ack(self._topic, job.id, job.lease_token or "")
+            )
+            outcome, counter = Outcome.DROPPED, "dropped"
+        else:
+            ok = await self._settle(
+                job,
+                lambda: self._driver.dead_letter(
+                    self._topic, job.id, job.lease_token or "", error=error
+                ),
+            )
+            outcome, counter = Outcome.DEAD_LETTERED, "dead_lettered"
+        if ok:
+            self._counters[counter] += 1
+            logger.warning(
+                "%s/%s %s after %d attempt(s): %s",
+                self._topic,
+                job.id,
+                outcome.value,
+                job.attempt,
+                error,
+            )
+            if self._hooks.active:
+                self._hooks.on_dead_letter(job, exc)
+        self._finish(job, outcome if ok else Outcome.LEASE_LOST, exc, start)
+
+    async def _release(self, job: Job, start: float | None = None) -> None:
+        ok = await self._settle(
+            job, lambda: self._driver.release(self._topic, job.id, job.lease_token or "")
+        )
+        if ok:
+            self._counters["released"] += 1
+        loop_time = asyncio.get_running_loop().time()
+        self._finish(
+            job,
+            Outcome.RELEASED if ok else Outcome.LEASE_LOST,
+            None,
+            start if start is not None else loop_time,
+        )
+
+    async def _settle(self, job: Job, call: Callable[[], Awaitable[object]]) -> bool:
+        """Run a settling driver call, retrying BackendUnavailable until the
+        lease would have expired anyway. False if the lease is gone."""
+        ok, _ = await self._with_backend_retry(job.id, call)
+        return ok
+
+    async def _with_backend_retry(
+        self, job_id: str, call: Callable[[], Awaitable[T]]
+    ) -> tuple[bool, T | None]:
+        """(True, result) on success; (False, None) once retrying is pointless."""
+        held = self._held.get(job_id)
+        failures = 0
+        while True:
+            try:
+                return True, await call()
+            except LeaseLost:
+                self._lease_lost(job_id)
+                return False, None
+            except BackendUnavailable as exc:
+                failures += 1
+                loop = asyncio.get_running_loop()
+                delay = self._queue_options.backend_retry.delay(failures)
+                if held is None or loop.time() + delay >= held.expires_at:
+                    logger.error(
+                        "%s/%s: giving up settling (%s); the job comes back after its lease",
+                        self._topic,
+                        job_id,
+                        exc,
+                    )
+                    return False, None
+                await asyncio.sleep(delay)
+            except Closed:
+                return False, None
+            except Exception:
+                logger.exception(
+                    "%s/%s: settling failed; the job comes back after its lease",
+                    self._topic,
+                    job_id,
+                )
+                return False, None
+
+    def _lease_lost(self, job_id: str) -> None:
+        held = self._held.get(job_id)
+        if held is None or held.lost:
+            return
+        held.lost = True
+        self._counters["lease_lost"] += 1
+        logger.warning(
+            "%s/%s: lease lost (it expired and moved on); result discarded", self._topic, job_id
+        )
+        if self._hooks.active:
+            self._hooks.on_lease_lost(held.job)
+
+    def _finish(
+        self, job: Job, outcome: Outcome, error: BaseException | None, start: float
+    ) -> None:
+        self._held.pop(job.id, None)
+        self._room.set()
+        if self._hooks.active:
+            duration = asyncio.get_running_loop().time() - start
+            self._hooks.after_job(job, outcome, error, duration)
+
+    async def _ack_loop(self) -> None:
+        try:
+            await asyncio.sleep(0)  # let concurrent finishers join this batch
+            while self._ack_pending:
+                batch = self._ack_pending[: self._max_batch]
+                del self._ack_pending[: self._max_batch]
+                leases = [(held.job.id, held.token) for held in batch]
+                _, outcomes = await self._with_backend_retry(
+                    batch[0].job.id, functools.partial(self._driver.ack_many, self._topic, leases)
+                )
+                results: list[Settled | None] = list(outcomes or [None] * len(batch))
+                for held, outcome in zip(batch, results, strict=True):
+                    if outcome is Settled.LEASE_LOST:
+                        self._lease_lost(held.job.id)
+                        result = Outcome.LEASE_LOST
+                    elif outcome is None:
+                        result = Outcome.LEASE_LOST
+                    else:
+                        self._counters["acked"] += 1
+                        result = Outcome.ACKED
+                    self._finish(held.job, result, None, held.started_at)
+        finally:
+            self._ack_task = None
+
+    # -- leases ---------------------------------------------------------------
+
+    async def _keep_leases(self) -> None:
+        lease = self._options.lease
+        interval = lease / 3.0
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(interval / 2.0)
+            now = loop.time()
+            for held in list(self._held.values()):
+                if held.lost or now - held.renewed_at < interval:
+                    continue
+                if self._held.get(held.job.id) is not held:
+                    continue
+                try:
+                    await self._driver.extend(self._topic, held.job.id, held.token, lease)
+                except LeaseLost:
+                    if self._held.get(held.job.id) is held:
+                        self._lease_lost(held.job.id)
+                    continue
+                except Exception as exc:
+                    logger.warning(
+                        "%s/%s: lease renewal failed (%s); will retry",
+                        self._topic,
+                        held.job.id,
+                        exc,
+                    )
+                    continue
+                held.renewed_at = now
+                held.expires_at = now + lease
+
+    # -- closing --------------------------------------------------------------
+
+    async def _close(self, grace: float | None) -> None:
+        grace = self._options.shutdown_grace if grace is None else grace
+        self._closing = True
+        self._nudge()
+        if self._fetcher is not None:
+            await asyncio.wait([self._fetcher])
+        for _ in self._tasks:
+            self._buffer.put_nowait(_STOP)
+        if self._tasks:
+            _, pending = await asyncio.wait(self._tasks, timeout=grace)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending)
+        while self._ack_task is not None:
+            await asyncio.wait([self._ack_task])
+        # anything still held (a worker cancelled mid-settle) goes back now
+        for held in list(self._held.values()):
+            await self._release(held.job)
+        if self._keeper is not None:
+            self._keeper.cancel()
+            await asyncio.wait([self._keeper])
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+        for _, future in self._idle_waiters:
+            if not future.done():
+                future.set_exception(Closed(f"consumer of {self._topic!r} closed"))
+        self._idle_waiters.clear()

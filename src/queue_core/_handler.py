@@ -1,0 +1,49 @@
+"""What a handler is, and how it steers the runtime."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from typing import Protocol
+
+from ._job import Job
+from ._validate import validate_duration
+
+__all__ = ["AsyncHandler", "DeadLetter", "Handler", "Retry", "SyncHandler"]
+
+
+class AsyncHandler(Protocol):
+    """``async def handler(job: Job) -> None``: runs on the event loop."""
+
+    def __call__(self, job: Job, /) -> Awaitable[None]: ...
+
+
+class SyncHandler(Protocol):
+    """``def handler(job: Job) -> None``: runs in the consumer's thread pool."""
+
+    def __call__(self, job: Job, /) -> None: ...
+
+
+Handler = AsyncHandler | SyncHandler
+"""A handler returns normally to ack the job, raises :class:`Retry` or
+:class:`DeadLetter` to steer it, and raises anything else to fail the attempt
+(retried with backoff until ``max_attempts``, then dead-lettered)."""
+
+
+class Retry(Exception):
+    """Raise from a handler to retry the job after ``delay`` seconds.
+
+    The attempt counts; a job out of attempts is dead-lettered instead.
+    """
+
+    def __init__(self, delay: float = 0.0, reason: str | None = None) -> None:
+        super().__init__(reason or f"retry requested in {delay}s")
+        self.delay = validate_duration("delay", delay)
+        self.reason = reason
+
+
+class DeadLetter(Exception):
+    """Raise from a handler to send the job straight to its dead-letter topic."""
+
+    def __init__(self, reason: str = "dead-lettered by the handler") -> None:
+        super().__init__(reason)
+        self.reason = reason

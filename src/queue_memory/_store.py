@@ -1,0 +1,162 @@
+"""The per-topic data structures of the in-memory driver."""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+from dataclasses import dataclass, field
+
+from queue_core import Job, JobState
+
+__all__ = ["Rec", "TopicStore"]
+
+
+@dataclass(slots=True)
+class Rec:
+    """One job's mutable record. ``ver`` changes on every move, which voids
+    the heap entries pushed for the job's earlier states."""
+
+    id: str
+    payload: bytes
+    priority: int
+    max_attempts: int
+    enqueued_ms: int
+    due_ms: int
+    seq: int
+    state: JobState
+    attempt: int = 0
+    last_error: str | None = None
+    token: str | None = None
+    deadline_ms: int | None = None
+    fence: int = 0
+    ver: int = 0
+
+    def to_job(self, topic: str) -> Job:
+        return Job(
+            id=self.id,
+            topic=topic,
+            payload=self.payload,
+            priority=self.priority,
+            attempt=self.attempt,
+            max_attempts=self.max_attempts,
+            enqueued_at=self.enqueued_ms / 1000.0,
+            run_at=self.due_ms / 1000.0,
+            state=self.state,
+            last_error=self.last_error,
+            lease_token=self.token,
+            lease_deadline=None if self.deadline_ms is None else self.deadline_ms / 1000.0,
+            fencing_token=self.fence,
+        )
+
+
+@dataclass(slots=True)
+class TopicStore:
+    """Jobs of one topic plus three lazily cleaned heaps (stale entries are
+    skipped by comparing the record's ``ver``)."""
+
+    jobs: dict[str, Rec] = field(default_factory=dict)
+    ready: list[tuple[int, int, int, int, str]] = field(default_factory=list)
+    scheduled: list[tuple[int, int, int, str]] = field(default_factory=list)
+    inflight: list[tuple[int, int, int, str]] = field(default_factory=list)
+    seq: int = 0
+    n_ready: int = 0
+    n_scheduled: int = 0
+    n_inflight: int = 0
+    wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def next_seq(self) -> int:
+        self.seq += 1
+        return self.seq
+
+    # -- state transitions (each bumps ver and keeps the counters) ---------
+
+    def _leave(self, rec: Rec) -> None:
+        if rec.state is JobState.READY:
+            self.n_ready -= 1
+        elif rec.state is JobState.SCHEDULED:
+            self.n_scheduled -= 1
+        else:
+            self.n_inflight -= 1
+        rec.ver += 1
+
+    def add(self, rec: Rec, now_ms: int) -> None:
+        self.jobs[rec.id] = rec
+        rec.ver += 1
+        self._enter(rec, now_ms)
+
+    def _enter(self, rec: Rec, now_ms: int) -> None:
+        rec.token = None
+        rec.deadline_ms = None
+        if rec.due_ms > now_ms:
+            rec.state = JobState.SCHEDULED
+            self.n_scheduled += 1
+            heapq.heappush(self.scheduled, (rec.due_ms, rec.seq, rec.ver, rec.id))
+        else:
+            rec.state = JobState.READY
+            self.n_ready += 1
+            heapq.heappush(self.ready, (-rec.priority, rec.due_ms, rec.seq, rec.ver, rec.id))
+
+    def make_due(self, rec: Rec, due_ms: int, now_ms: int) -> None:
+        """Move ``rec`` to ready or scheduled, due at ``due_ms``."""
+        self._leave(rec)
+        rec.due_ms = due_ms
+        self._enter(rec, now_ms)
+
+    def lease(self, rec: Rec, token: str, deadline_ms: int) -> None:
+        self._leave(rec)
+        rec.state = JobState.IN_FLIGHT
+        rec.token = token
+        rec.deadline_ms = deadline_ms
+        self.n_inflight += 1
+        heapq.heappush(self.inflight, (deadline_ms, rec.seq, rec.ver, rec.id))
+
+    def remove(self, rec: Rec) -> None:
+        self._leave(rec)
+        del self.jobs[rec.id]
+
+    # -- heap access --------------------------------------------------------
+
+    def promote_due(self, now_ms: int) -> None:
+        heap = self.scheduled
+        while heap and heap[0][0] <= now_ms:
+            _, _, ver, job_id = heapq.heappop(heap)
+            rec = self.jobs.get(job_id)
+            if rec is not None and rec.ver == ver:
+                self.make_due(rec, rec.due_ms, now_ms)
+
+    def pop_ready(self) -> Rec | None:
+        heap = self.ready
+        while heap:
+            _, _, _, ver, job_id = heapq.heappop(heap)
+            rec = self.jobs.get(job_id)
+            if rec is not None and rec.ver == ver:
+                return rec
+        return None
+
+    def pop_expired(self, now_ms: int) -> Rec | None:
+        heap = self.inflight
+        while heap and heap[0][0] <= now_ms:
+            _, _, ver, job_id = heapq.heappop(heap)
+            rec = self.jobs.get(job_id)
+            if rec is not None and rec.ver == ver:
+                return rec
+        return None
+
+    def next_event_ms(self) -> int | None:
+        """The earliest scheduled due time or lease deadline (may be stale)."""
+        times = [heap[0][0] for heap in (self.scheduled, self.inflight) if heap]
+        return min(times) if times else None
+
+    def notify(self) -> None:
+        event, self.wakeup = self.wakeup, asyncio.Event()
+        event.set()
+
+    def sorted_recs(self, state: JobState) -> list[Rec]:
+        recs = [rec for rec in self.jobs.values() if rec.state is state]
+        if state is JobState.READY:
+            recs.sort(key=lambda r: (-r.priority, r.due_ms, r.seq))
+        elif state is JobState.SCHEDULED:
+            recs.sort(key=lambda r: (r.due_ms, r.seq))
+        else:
+            recs.sort(key=lambda r: (r.deadline_ms or 0, r.seq))
+        return recs
