@@ -412,7 +412,9 @@ class QueueConsumer:
                 _, outcomes = await self._with_backend_retry(
                     batch[0].job.id, functools.partial(self._driver.ack_many, self._topic, leases)
                 )
-                results: list[Settled | None] = list(outcomes or [None] * len(batch))
+                results: list[Settled | None] = (
+                    list(outcomes) if outcomes is not None else [None] * len(batch)
+                )
                 for held, outcome in zip(batch, results, strict=True):
                     if outcome is Settled.LEASE_LOST:
                         self._lease_lost(held.job.id)
