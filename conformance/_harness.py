@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 
 from queue_core import Clock, Driver
 
-__all__ = ["Harness"]
+__all__ = ["Harness", "MemoryHarness"]
 
 
 class Harness(ABC):
@@ -20,6 +21,9 @@ class Harness(ABC):
     a driver whose ``capabilities.clock_control`` is true must read time from
     it; one without clock control gets ``None`` and those tests are skipped
     with a reason.
+
+    ``make_driver`` runs inside the event loop that will use the driver:
+    create network clients there, not in ``__init__``.
 
     Optional: set ``restartable = True`` and implement :meth:`restart` to
     run the restart-durability scenario.
@@ -38,3 +42,19 @@ class Harness(ABC):
         """Restart the backend, keeping what it persisted (only when
         ``restartable``)."""
         raise NotImplementedError
+
+
+class MemoryHarness(Harness):
+    """A harness over :class:`queue_memory.MemoryDriver` (the reference), or
+    over any driver built by ``factory(clock)``: handy for drivers that need
+    no backend process."""
+
+    def __init__(self, factory: Callable[[Clock | None], Driver] | None = None) -> None:
+        self._factory = factory
+
+    async def make_driver(self, clock: Clock | None) -> Driver:
+        if self._factory is not None:
+            return self._factory(clock)
+        from queue_memory import MemoryDriver
+
+        return MemoryDriver(clock=clock)

@@ -11,7 +11,9 @@ __all__ = ["Clock", "FakeClock", "SystemClock", "to_ms"]
 
 
 def to_ms(seconds: float) -> int:
-    """Seconds to whole milliseconds, the resolution every driver keeps."""
+    """Seconds (a duration or an instant) to whole milliseconds, rounded to
+    the nearest: the one conversion every driver uses, so that drivers
+    sharing a clock agree to the millisecond."""
     return int(round(seconds * 1000.0))
 
 

@@ -77,7 +77,7 @@ class MemoryDriver(Driver):
     # -- helpers --------------------------------------------------------------
 
     def _now_ms(self) -> int:
-        return int(self._clock.now() * 1000.0)
+        return to_ms(self._clock.now())
 
     def _store(self, topic: str) -> TopicStore:
         if self._closed:
