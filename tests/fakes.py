@@ -13,6 +13,7 @@ on a fresh event loop (no pytest plugin needed).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import itertools
 import logging
@@ -179,10 +180,8 @@ class ScriptedDriver(Driver):
         if self.script:
             return
         self._more.clear()
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._more.wait(), timeout)
-        except TimeoutError:
-            pass
 
     async def counts(self, topic: str) -> Counts:
         self.record("counts", topic)
@@ -228,7 +227,11 @@ class FailingClaimDriver(ScriptedDriver):
     """``claim`` raises ``error`` ``failures`` times, then serves the script."""
 
     def __init__(
-        self, jobs: Sequence[Job] = (), *, failures: int, error: type[Exception] = BackendUnavailable
+        self,
+        jobs: Sequence[Job] = (),
+        *,
+        failures: int,
+        error: type[Exception] = BackendUnavailable,
     ) -> None:
         super().__init__(jobs)
         self.failures = failures

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+
 import pytest
 
 from queue_core import Job, Outcome, QueueService, SubscribeOptions
@@ -169,6 +170,7 @@ async def test_lease_lost_on_retry_and_dead_letter_is_counted_not_raised() -> No
     assert driver.count("dead_letter") == 1
     stats = consumer.statistics()
     assert (stats.retried, stats.dead_lettered, stats.lease_lost) == (0, 0, 2)
-    assert hooks.of("on_retry") == [] and hooks.of("on_dead_letter") == []
+    assert hooks.of("on_retry") == []
+    assert hooks.of("on_dead_letter") == []
     assert [e.outcome for e in hooks.of("after_job")] == [Outcome.LEASE_LOST] * 2
     await service.close()
