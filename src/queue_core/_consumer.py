@@ -466,7 +466,12 @@ class QueueConsumer:
         self._closing = True
         self._nudge()
         if self._fetcher is not None:
-            await asyncio.wait([self._fetcher])
+            # a claim stuck on an unresponsive backend must not hold close up
+            # forever; cancelled, its jobs come back when their lease expires
+            await asyncio.wait([self._fetcher], timeout=max(grace, 1.0))
+            if not self._fetcher.done():
+                self._fetcher.cancel()
+                await asyncio.wait([self._fetcher])
         for _ in self._tasks:
             self._buffer.put_nowait(_STOP)
         if self._tasks:
