@@ -258,9 +258,13 @@ class QueueConsumer:
             else:
                 sync = cast(Callable[[Job], None], self._handler)
                 await loop.run_in_executor(self._executor, sync, job)
-        except asyncio.CancelledError:
-            await self._release(job, start)
-            raise
+        except asyncio.CancelledError as exc:
+            task = asyncio.current_task()
+            if task is None or task.cancelling():  # close() cancelled this worker
+                await self._release(job, start)
+                raise
+            # the handler raised it without being cancelled: a failed attempt
+            await self._fail(job, exc, self._retry_policy.delay(job.attempt), start)
         except Retry as signal:
             await self._fail(job, signal, signal.delay, start)
         except DeadLetter as signal:
