@@ -1,0 +1,90 @@
+"""Turning script replies into :class:`~queue_core.Job` records and job
+fields into script arguments."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Final
+
+from queue_core import Job, JobState, to_ms
+
+__all__ = [
+    "MAX_MS",
+    "STATE_CODES",
+    "clamp_ms",
+    "claim_order",
+    "decode_error",
+    "encode_error",
+    "jobs_from_reply",
+]
+
+MAX_MS: Final = 2**53 - 1  # times beyond this (year 287396) are clamped
+_STATES: Final = {b"r": JobState.READY, b"s": JobState.SCHEDULED, b"f": JobState.IN_FLIGHT}
+STATE_CODES: Final = {JobState.READY: "r", JobState.SCHEDULED: "s", JobState.IN_FLIGHT: "f"}
+
+
+def clamp_ms(seconds: float) -> int:
+    """Seconds to whole milliseconds, within what a script keeps exactly."""
+    return max(0, min(to_ms(seconds), MAX_MS))
+
+
+def encode_error(error: str | None) -> list[str | bytes]:
+    """The two ARGV entries that carry an optional error text."""
+    if error is None:
+        return ["0", ""]
+    return ["1", error.encode("utf-8", "surrogatepass")]
+
+
+def decode_error(raw: bytes | None) -> str | None:
+    return None if raw is None else raw.decode("utf-8", "surrogatepass")
+
+
+def _job(topic: str, job_id: bytes, meta: bytes, payload: bytes | None, error: bytes | None) -> Job:
+    (state, prio, max_attempts, enqueued, due, _seq, attempt, fence, deadline, token, _rid) = (
+        meta.split(b"|")
+    )
+    in_flight = state == b"f"
+    return Job(
+        id=job_id.decode("ascii"),
+        topic=topic,
+        payload=payload or b"",
+        priority=int(prio),
+        attempt=int(attempt),
+        max_attempts=int(max_attempts),
+        enqueued_at=int(enqueued) / 1000.0,
+        run_at=int(due) / 1000.0,
+        state=_STATES[state],
+        last_error=decode_error(error),
+        lease_token=token.decode("ascii") if in_flight else None,
+        lease_deadline=int(deadline) / 1000.0 if in_flight else None,
+        fencing_token=int(fence),
+    )
+
+
+def jobs_from_reply(topic: str, reply: Sequence[bytes | None]) -> list[Job]:
+    """Jobs from a flat ``id, meta, payload, error`` reply."""
+    jobs = []
+    for i in range(0, len(reply), 4):
+        job_id, meta, payload, error = reply[i : i + 4]
+        assert job_id is not None
+        assert meta is not None
+        jobs.append(_job(topic, job_id, meta, payload, error))
+    return jobs
+
+
+def claim_order(reply: Sequence[bytes | None]) -> list[str]:
+    """The ids of a flat ``id, meta, payload, error`` reply that are not in
+    flight, ready ones in claim order first, then scheduled ones by due
+    time (sequence breaks ties in both)."""
+    ranked = []
+    for i in range(0, len(reply), 4):
+        job_id, meta = reply[i], reply[i + 1]
+        assert job_id is not None
+        assert meta is not None
+        state, prio, _, _, due, seq = meta.split(b"|")[:6]
+        if state == b"r":
+            ranked.append(((0, -int(prio), int(due), int(seq)), job_id.decode("ascii")))
+        elif state == b"s":
+            ranked.append(((1, 0, int(due), int(seq)), job_id.decode("ascii")))
+    ranked.sort()
+    return [job_id for _, job_id in ranked]

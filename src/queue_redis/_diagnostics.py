@@ -1,0 +1,120 @@
+"""What the server promises: version, eviction policy, persistence."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, Final
+
+from redis.asyncio import Redis, RedisCluster
+from redis.exceptions import ResponseError
+
+from queue_core import QueueError
+
+from ._errors import translated
+
+__all__ = ["MIN_VERSION", "Diagnostics", "diagnose"]
+
+logger = logging.getLogger("queue_redis")
+MIN_VERSION: Final = (6, 0)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Diagnostics:
+    """The server's settings that matter to a queue (on a cluster, the
+    weakest primary's: lowest version, first policy other than
+    ``noeviction``, AOF only if every primary has it).
+
+    * ``version``: ``redis_version`` from ``INFO``.
+    * ``maxmemory_policy``: anything but ``noeviction`` lets Redis delete
+      queue keys under memory pressure (lost jobs).
+    * ``aof_enabled``: whether writes are logged to the append-only file.
+    * ``appendfsync``: ``always``, ``everysec`` or ``no`` (``None`` when
+      ``CONFIG GET`` is not allowed, as on many managed services).
+    * ``rdb_save``: the snapshot schedule (``""``: none; ``None``: unknown).
+    * ``cluster``: Redis Cluster mode; ``primaries``: how many primaries.
+    * ``warnings``: what the driver logged about these settings.
+    """
+
+    version: str
+    maxmemory_policy: str
+    aof_enabled: bool
+    appendfsync: str | None
+    rdb_save: str | None
+    cluster: bool
+    primaries: int
+    warnings: tuple[str, ...]
+
+
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split(".")[:2] if part.isdigit())
+
+
+async def _config(client: Any, name: str, **route: Any) -> str | None:
+    try:
+        reply = await client.execute_command("CONFIG", "GET", name, **route)
+    except ResponseError:  # CONFIG disabled or not permitted
+        return None
+    if isinstance(reply, dict):  # a cluster answers per node
+        values = [v for per_node in reply.values() for v in _pairs(per_node).values()]
+        return values[0] if values else None
+    return _pairs(reply).get(name)
+
+
+def _pairs(reply: Any) -> dict[str, str]:
+    if isinstance(reply, dict):
+        return {_text(k): _text(v) for k, v in reply.items()}
+    items = list(reply or [])
+    return {_text(items[i]): _text(items[i + 1]) for i in range(0, len(items) - 1, 2)}
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+async def diagnose(client: Redis | RedisCluster) -> Diagnostics:
+    """Read the settings with ``INFO`` (and ``CONFIG GET`` where allowed),
+    log a warning for each risky one, and return them.
+
+    :raises QueueError: the server is older than Redis 6.0.
+    :raises BackendUnavailable: the server cannot be reached.
+    """
+    with translated("diagnostics"):
+        if isinstance(client, RedisCluster):
+            infos = list((await client.info(target_nodes=RedisCluster.PRIMARIES)).values())
+            fsync = await _config(client, "appendfsync", target_nodes=RedisCluster.PRIMARIES)
+            save = await _config(client, "save", target_nodes=RedisCluster.PRIMARIES)
+        else:
+            infos = [await client.info()]
+            fsync = await _config(client, "appendfsync")
+            save = await _config(client, "save")
+    versions = sorted((str(info.get("redis_version", "0")) for info in infos), key=_version)
+    policies = [str(info.get("maxmemory_policy", "noeviction")) for info in infos]
+    policy = next((p for p in policies if p != "noeviction"), "noeviction")
+    aof = all(int(info.get("aof_enabled", 0)) == 1 for info in infos)
+    cluster = any(int(info.get("cluster_enabled", 0)) == 1 for info in infos)
+    version = versions[0]
+    warnings = []
+    if policy != "noeviction":
+        warnings.append(
+            f"maxmemory-policy is {policy!r}: Redis may evict queue keys and lose jobs; "
+            "set it to 'noeviction'"
+        )
+    if not aof:
+        warnings.append("AOF is off: jobs enqueued since the last snapshot die with the server")
+    elif fsync not in (None, "always", "everysec"):
+        warnings.append(f"appendfsync is {fsync!r}: a machine crash loses recent jobs")
+    for warning in warnings:
+        logger.warning("queue_redis: %s", warning)
+    if _version(version) < MIN_VERSION:
+        raise QueueError(f"Redis {version} is too old: queue_redis needs Redis 6.0 or newer")
+    return Diagnostics(
+        version=version,
+        maxmemory_policy=policy,
+        aof_enabled=aof,
+        appendfsync=fsync,
+        rdb_save=save,
+        cluster=cluster,
+        primaries=len(infos),
+        warnings=tuple(warnings),
+    )

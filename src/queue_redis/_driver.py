@@ -1,0 +1,342 @@
+"""The Redis driver: every state change is one Lua script on the topic's
+keys (see ``lua/``), time is the server's (``TIME``) unless a clock is
+injected."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+from collections.abc import Sequence
+from typing import Any, Final
+
+from redis.asyncio import Redis, RedisCluster
+
+from queue_core import (
+    BackendUnavailable,
+    Capabilities,
+    Clock,
+    Closed,
+    Counts,
+    Driver,
+    FakeClock,
+    InvalidArgument,
+    Job,
+    JobState,
+    LeaseLost,
+    NewJob,
+    Settled,
+    validate_payload,
+)
+
+from ._blocking import Blocker
+from ._codec import STATE_CODES, claim_order, clamp_ms, encode_error, jobs_from_reply
+from ._diagnostics import Diagnostics, diagnose
+from ._keys import TopicKeys, topic_keys, validate_prefix
+from ._scripts import ScriptRunner
+
+__all__ = ["RedisDriver"]
+
+REAP_LIMIT: Final = 1000
+PROMOTE_LIMIT: Final = 1000  # scheduled jobs made ready per claim, earliest first
+PAGE: Final = 1000  # most ids, jobs or scan steps per script call
+_SETTLED: Final = {1: Settled.ACKED, 0: Settled.GONE, -1: Settled.LEASE_LOST}
+
+
+def _request_id() -> str:
+    return secrets.token_hex(8)
+
+
+class RedisDriver(Driver):
+    """Jobs in Redis (standalone, Sentinel or Cluster; Valkey too).
+
+    The caller owns ``client`` (a ``redis.asyncio.Redis`` or ``RedisCluster``
+    made with ``decode_responses=False``): its address, TLS, ACL user and
+    pool are the caller's, and :meth:`close` leaves it open. The driver only
+    makes the dedicated connections its blocking :meth:`wait` needs.
+
+    * ``clock``: read time from this clock instead of the server's ``TIME``
+      (tests; every script gets the time as an argument).
+    * ``prefix``: the first part of every key (see ``_keys.py``).
+    * ``block_timeout``: the longest one blocking wait lasts (seconds).
+    * ``command_timeout``: the longest one script call may take before it
+      fails with :class:`~queue_core.BackendUnavailable` (``None``: the
+      client's own timeouts only).
+    * ``claim_cache_ttl``: how long a claim's result is kept, so that a
+      claim re-sent after a lost reply returns the same jobs.
+    """
+
+    def __init__(
+        self,
+        client: Redis | RedisCluster,
+        *,
+        clock: Clock | None = None,
+        prefix: str = "queue",
+        max_payload_bytes: int = 1024 * 1024,
+        max_batch: int = 1000,
+        block_timeout: float = 5.0,
+        command_timeout: float | None = 10.0,
+        claim_cache_ttl: float = 30.0,
+    ) -> None:
+        if client.get_connection_kwargs().get("decode_responses"):
+            raise InvalidArgument("the Redis client must use decode_responses=False")
+        if not 0.0 < block_timeout <= 60.0:
+            raise InvalidArgument("block_timeout must be in (0, 60] seconds")
+        self._client = client
+        self._clock = clock
+        self._prefix = validate_prefix(prefix)
+        self._capabilities = Capabilities(
+            max_payload_bytes=max_payload_bytes,
+            max_batch=max_batch,
+            clock_control=True,
+            persistent=True,
+            push_wakeup=True,
+        )
+        self._block_timeout = block_timeout
+        self._claim_cache_ms = clamp_ms(claim_cache_ttl)
+        self._run = ScriptRunner(client, command_timeout)
+        self._blocker = Blocker(client)
+        self._keys: dict[str, TopicKeys] = {}
+        self._closed = False
+        self._wake = asyncio.Event()  # set on close and when a FakeClock moves
+        self._wait_failures = 0
+        if isinstance(clock, FakeClock):
+            clock.on_advance(self._wake_waiters)
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return self._capabilities
+
+    @property
+    def client(self) -> Redis | RedisCluster:
+        """The caller's client."""
+        return self._client
+
+    async def diagnostics(self) -> Diagnostics:
+        """The server's version, eviction policy and persistence settings;
+        logs a warning for each risky one (see :class:`Diagnostics`)."""
+        self._check_open()
+        return await diagnose(self._client)
+
+    # -- helpers --------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise Closed("the Redis driver is closed")
+
+    def _topic(self, topic: str) -> TopicKeys:
+        self._check_open()
+        keys = self._keys.get(topic)
+        if keys is None:
+            keys = topic_keys(self._prefix, topic)
+            if len(self._keys) < 10_000:
+                self._keys[topic] = keys
+        return keys
+
+    def _now(self) -> str:
+        """The time argument of a script: '' means the server's TIME."""
+        return "" if self._clock is None else str(int(self._clock.now() * 1000.0))
+
+    def _wake_waiters(self) -> None:
+        event, self._wake = self._wake, asyncio.Event()
+        event.set()
+
+    def _lease_lost(self, code: int, topic: str, job_id: str) -> None:
+        if code == -1:
+            raise LeaseLost(topic, job_id, "no such job")
+        if code == -2:
+            raise LeaseLost(topic, job_id)
+
+    # -- the driver interface -------------------------------------------------
+
+    async def enqueue(self, topic: str, jobs: Sequence[NewJob]) -> list[bool]:
+        keys = self._topic(topic)
+        limit = self._capabilities.max_payload_bytes
+        for job in jobs:
+            validate_payload(job.payload, limit)
+        created: list[bool] = []
+        for start in range(0, len(jobs), self._capabilities.max_batch):
+            args: list[Any] = [self._now(), _request_id()]
+            for job in jobs[start : start + self._capabilities.max_batch]:
+                run_at = "" if job.run_at is None else str(clamp_ms(job.run_at))
+                args += [job.id, job.payload, job.priority, job.max_attempts, run_at]
+                args.append(clamp_ms(job.delay))
+            reply = await self._run("enqueue", keys.all, args)
+            created += [flag == 1 for flag in reply]
+        return created
+
+    async def claim(self, topic: str, *, max_jobs: int, lease: float) -> list[Job]:
+        keys = self._topic(topic)
+        claimed: list[Job] = []
+        while True:
+            want = max(0, min(max_jobs - len(claimed), self._capabilities.max_batch))
+            rid = _request_id()
+            args = [self._now(), rid, want, clamp_ms(lease), REAP_LIMIT, PROMOTE_LIMIT]
+            args.append(self._claim_cache_ms)
+            keys_ = (*keys.all, *keys.dead.all, keys.claim_cache(rid))
+            jobs = jobs_from_reply(topic, await self._run("claim", keys_, args))
+            claimed += jobs
+            if len(jobs) < want or len(claimed) >= max_jobs:
+                return claimed
+
+    async def ack_many(self, topic: str, leases: Sequence[tuple[str, str]]) -> list[Settled]:
+        keys = self._topic(topic)
+        outcomes: list[Settled] = []
+        for start in range(0, len(leases), PAGE):
+            args = [part for lease in leases[start : start + PAGE] for part in lease]
+            reply = await self._run("ack", keys.all, args)
+            outcomes += [_SETTLED[code] for code in reply]
+        return outcomes
+
+    async def extend(self, topic: str, job_id: str, token: str, lease: float) -> float:
+        keys = self._topic(topic)
+        args = [self._now(), job_id, token, clamp_ms(lease)]
+        deadline: int = await self._run("extend", keys.all, args)
+        self._lease_lost(deadline, topic, job_id)
+        return deadline / 1000.0
+
+    async def retry(
+        self, topic: str, job_id: str, token: str, *, delay: float, error: str | None
+    ) -> None:
+        keys = self._topic(topic)
+        args = [self._now(), _request_id(), job_id, token, clamp_ms(delay), *encode_error(error)]
+        self._lease_lost(await self._run("retry", keys.all, args), topic, job_id)
+
+    async def release(self, topic: str, job_id: str, token: str) -> None:
+        keys = self._topic(topic)
+        args = [self._now(), _request_id(), job_id, token]
+        self._lease_lost(await self._run("release", keys.all, args), topic, job_id)
+
+    async def dead_letter(self, topic: str, job_id: str, token: str, *, error: str | None) -> None:
+        keys = self._topic(topic)
+        args = [self._now(), _request_id(), job_id, token, *encode_error(error)]
+        code = await self._run("dead_letter", (*keys.all, *keys.dead.all), args)
+        self._lease_lost(code, topic, job_id)
+
+    async def reap(self, topic: str, *, limit: int = REAP_LIMIT) -> int:
+        keys = self._topic(topic)
+        moved = 0
+        while moved < limit:
+            step = min(limit - moved, PAGE)
+            args = [self._now(), step]
+            done: int = await self._run("reap", (*keys.all, *keys.dead.all), args)
+            moved += done
+            if done < step:
+                break
+        return moved
+
+    async def wait(self, topic: str, timeout: float) -> None:
+        keys = self._topic(topic)
+        wake = self._wake
+        try:
+            now, ready, due, deadline = await self._run("peek", keys.all, [self._now()])
+            if ready:
+                return
+            if self._clock is None or not isinstance(self._clock, FakeClock):
+                upcoming = [t for t in (due, deadline) if t >= 0]
+                if upcoming:
+                    timeout = min(timeout, max(0.0, (min(upcoming) - now) / 1000.0 + 0.001))
+            block = min(timeout, self._block_timeout)
+            if block < 0.001:
+                return
+            await self._race(self._blocker.pop(keys.notify, block), wake)
+            self._wait_failures = 0
+        except BackendUnavailable:
+            # a hint only: back off (capped), then let the caller's claim
+            # report the failure
+            self._wait_failures += 1
+            pause = min(timeout, 0.05 * 2 ** min(self._wait_failures, 7), 5.0)
+            await self._race(asyncio.sleep(pause), wake)
+
+    @staticmethod
+    async def _race(work: Any, wake: asyncio.Event) -> None:
+        """Run ``work`` until it ends or ``wake`` is set; re-raise its error."""
+        task = asyncio.ensure_future(work)
+        woken = asyncio.ensure_future(wake.wait())
+        try:
+            await asyncio.wait({task, woken}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for pending in (task, woken):
+                pending.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.gather(task, woken, return_exceptions=True)
+        if task.done() and not task.cancelled() and task.exception() is not None:
+            raise task.exception()
+
+    async def counts(self, topic: str) -> Counts:
+        keys = self._topic(topic)
+        scheduled, ready, in_flight, dead = await self._run(
+            "counts", (*keys.all, keys.dead.meta), []
+        )
+        return Counts(scheduled=scheduled, ready=ready, in_flight=in_flight, dead=dead)
+
+    async def get(self, topic: str, job_id: str) -> Job | None:
+        keys = self._topic(topic)
+        jobs = jobs_from_reply(topic, await self._run("get", keys.all, [job_id]))
+        return jobs[0] if jobs else None
+
+    async def list_jobs(self, topic: str, state: JobState, *, limit: int = 100) -> list[Job]:
+        keys = self._topic(topic)
+        jobs: list[Job] = []
+        while len(jobs) < limit:
+            count = min(limit - len(jobs), PAGE)
+            args = [STATE_CODES[state], len(jobs), count]
+            page = jobs_from_reply(topic, await self._run("list", keys.all, args))
+            jobs += page
+            if len(page) < count:
+                break
+        return jobs
+
+    async def redrive(self, topic: str, ids: Sequence[str] | None = None) -> int:
+        keys = self._topic(topic)
+        both = (*keys.all, *keys.dead.all)
+        moved = 0
+        if ids is not None:
+            unique = list(dict.fromkeys(ids))
+            if len(unique) > PAGE:
+                unique = await self._claim_order(keys.dead, unique)
+            for start in range(0, len(unique), PAGE):
+                args: list[Any] = [self._now(), _request_id(), "ids"]
+                args += unique[start : start + PAGE]
+                moved += (await self._run("redrive", both, args))[0]
+            return moved
+        for phase in ("r", "s"):
+            offset = 0
+            while True:
+                args = [self._now(), _request_id(), "scan", phase, offset, PAGE]
+                done, skipped, scanned = await self._run("redrive", both, args)
+                moved += done
+                offset += skipped
+                if scanned < PAGE:
+                    break
+        return moved
+
+    async def _claim_order(self, keys: TopicKeys, ids: list[str]) -> list[str]:
+        """``ids`` of jobs of ``keys``' topic in the order redrive takes
+        them: ready ones in claim order, then scheduled ones by due time."""
+        reply: list[bytes | None] = []
+        for start in range(0, len(ids), PAGE):
+            reply += await self._run("get", keys.all, ids[start : start + PAGE])
+        return claim_order(reply)
+
+    async def purge(self, topic: str, ids: Sequence[str] | None = None) -> int:
+        keys = self._topic(topic)
+        deleted = 0
+        if ids is not None:
+            unique = list(dict.fromkeys(ids))
+            for start in range(0, len(unique), PAGE):
+                args = ["ids", *unique[start : start + PAGE]]
+                deleted += await self._run("purge", keys.all, args)
+            return deleted
+        while True:
+            done: int = await self._run("purge", keys.all, ["scan", PAGE])
+            deleted += done
+            if done < PAGE:
+                return deleted
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._wake_waiters()
+        await self._blocker.close()

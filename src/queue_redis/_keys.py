@@ -1,0 +1,81 @@
+"""Key names. Every key of topic ``t``, of its dead-letter topic ``t:dead``
+(and of ``t:dead:dead``...) shares the hash tag ``{t}``, so they live in one
+Redis Cluster slot and a dead-letter move or a redrive is one script.
+
+Layout for ``prefix = "queue"``, topic ``orders``::
+
+    queue:{orders}:meta        HASH  job id -> small fields (state, priority, ...)
+    queue:{orders}:payload     HASH  job id -> payload bytes
+    queue:{orders}:errors      HASH  job id -> last error
+    queue:{orders}:ready       ZSET  due jobs in claim order
+    queue:{orders}:scheduled   ZSET  jobs not yet due, by due time
+    queue:{orders}:inflight    ZSET  leased jobs, by lease deadline
+    queue:{orders}:seq         STRING the topic's enqueue sequence
+    queue:{orders}:notify      LIST  wake-up tokens (bounded)
+    queue:{orders}:claim:<rid> STRING a claim's result, kept a few seconds
+    queue:{orders}:dead:meta   ... the same roles for ``orders:dead``
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Final
+
+from queue_core import DEAD_SUFFIX, InvalidArgument, validate_topic
+
+__all__ = ["TopicKeys", "base_topic", "topic_keys", "validate_prefix"]
+
+ROLES: Final = ("meta", "payload", "errors", "ready", "scheduled", "inflight", "seq", "notify")
+_PREFIX = re.compile(r"[A-Za-z0-9_.:\-]{1,64}")
+
+
+def validate_prefix(prefix: object) -> str:
+    """1-64 characters of ``A-Z a-z 0-9 _ . - :`` (no braces: the hash tag
+    must be the topic's)."""
+    if not isinstance(prefix, str) or not _PREFIX.fullmatch(prefix):
+        raise InvalidArgument(f"invalid key prefix {prefix!r}: use 1-64 of A-Z a-z 0-9 _ . - :")
+    return prefix
+
+
+def base_topic(topic: str) -> str:
+    """The topic without its ``:dead`` suffixes: the hash tag of its keys."""
+    while topic.endswith(DEAD_SUFFIX):
+        topic = topic[: -len(DEAD_SUFFIX)]
+    return topic
+
+
+@dataclass(frozen=True, slots=True)
+class TopicKeys:
+    """The keys of one topic, in the order every script expects them."""
+
+    topic: str
+    stem: str  # "<prefix>:{<base>}<:dead...>"
+
+    @property
+    def all(self) -> tuple[str, ...]:
+        """The eight keys of ``KEYS[i..i+7]`` in the scripts."""
+        return tuple(f"{self.stem}:{role}" for role in ROLES)
+
+    @property
+    def meta(self) -> str:
+        return f"{self.stem}:meta"
+
+    @property
+    def notify(self) -> str:
+        return f"{self.stem}:notify"
+
+    def claim_cache(self, request_id: str) -> str:
+        return f"{self.stem}:claim:{request_id}"
+
+    @property
+    def dead(self) -> TopicKeys:
+        """The keys of this topic's dead-letter topic."""
+        return TopicKeys(self.topic + DEAD_SUFFIX, self.stem + DEAD_SUFFIX)
+
+
+def topic_keys(prefix: str, topic: str) -> TopicKeys:
+    """The keys of ``topic`` (validated: no braces, whitespace or controls)."""
+    validate_topic(topic)
+    base = base_topic(topic)
+    return TopicKeys(topic, f"{prefix}:{{{base}}}{topic[len(base) :]}")

@@ -1,0 +1,80 @@
+"""The Lua scripts: loaded from ``lua/*.lua`` (each prefixed with
+``lua/_common.lua``) and run by SHA, with ``NOSCRIPT`` (after a restart, a
+failover or ``SCRIPT FLUSH``) recovered by sending the script itself."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any, Final
+
+from redis.asyncio import Redis, RedisCluster
+from redis.exceptions import NoScriptError
+
+from ._errors import translated
+
+__all__ = ["SCRIPT_NAMES", "Script", "ScriptRunner", "load_scripts"]
+
+SCRIPT_NAMES: Final = (
+    "ack",
+    "claim",
+    "counts",
+    "dead_letter",
+    "enqueue",
+    "extend",
+    "get",
+    "list",
+    "peek",
+    "purge",
+    "reap",
+    "redrive",
+    "release",
+    "retry",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Script:
+    name: str
+    text: bytes
+    sha: str
+
+
+def load_scripts() -> dict[str, Script]:
+    """Every script, keyed by name."""
+    folder = resources.files("queue_redis") / "lua"
+    common = (folder / "_common.lua").read_bytes()
+    scripts = {}
+    for name in SCRIPT_NAMES:
+        text = common + b"\n" + (folder / f"{name}.lua").read_bytes()
+        scripts[name] = Script(name, text, hashlib.sha1(text).hexdigest())
+    return scripts
+
+
+class ScriptRunner:
+    """Runs scripts on the caller's client; translates errors; bounds every
+    call by ``timeout`` seconds (``None``: no bound). Arguments are str,
+    bytes or int."""
+
+    def __init__(self, client: Redis | RedisCluster, timeout: float | None) -> None:
+        self._client = client
+        self._timeout = timeout
+        self._scripts = load_scripts()
+
+    async def __call__(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        script = self._scripts[name]
+        with translated(f"{name} script"):
+            async with asyncio.timeout(self._timeout):
+                try:
+                    return await self._client.execute_command(
+                        "EVALSHA", script.sha, len(keys), *keys, *args
+                    )
+                except NoScriptError:
+                    # the server lost its script cache: EVAL runs the script
+                    # and caches it again (the first call did not run)
+                    return await self._client.execute_command(
+                        "EVAL", script.text, len(keys), *keys, *args
+                    )

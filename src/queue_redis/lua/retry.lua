@@ -1,0 +1,29 @@
+-- retry: end an attempt; the job is due again at now + delay (scheduled if
+-- that is in the future), keeping its attempt count, priority and sequence.
+-- KEYS[1..8]  the topic's keys
+-- ARGV[1]     now override in ms ('' = server TIME)
+-- ARGV[2]     request id
+-- ARGV[3]     job id
+-- ARGV[4]     lease token
+-- ARGV[5]     delay in ms
+-- ARGV[6]     '1' if ARGV[7] is the error to record, '0' for none
+-- ARGV[7]     error
+-- returns     1 done (also for a re-sent call); -1 no such job; -2 token
+--             does not hold it
+local S = topic_keys(1)
+local rid = ARGV[2]
+local id = ARGV[3]
+local m = load(S, id)
+if not m then return -1 end
+if not holds(m, ARGV[4]) then
+  if m.rid == rid then return 1 end
+  return -2
+end
+local now = now_ms(ARGV[1])
+redis.call('ZREM', S.inflight, seq_member(m, id))
+if ARGV[6] == '1' then set_error(S, id, ARGV[7]) else set_error(S, id, nil) end
+m.due = math.min(now + tonumber(ARGV[5]), MAX_MS)
+m.rid = rid
+place(S, id, m, now)
+notify(S)
+return 1

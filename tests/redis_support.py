@@ -1,0 +1,198 @@
+"""Redis servers for the tests: processes of our own on free ports (never the
+machine's Redis), a URL from ``REDIS_URL``, or a Docker container through
+testcontainers.
+
+* :class:`RedisServer`: one ``redis-server`` in a temp dir (optionally with
+  AOF ``appendfsync always``), restartable on the same port and data.
+* :class:`RedisClusterProcess`: three primaries joined with
+  ``redis-cli --cluster create``.
+* :func:`unavailable`: skip the test, or fail it under ``CI=true``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import NoReturn
+
+import pytest
+
+__all__ = [
+    "RedisClusterProcess",
+    "RedisServer",
+    "free_port",
+    "have_redis_binary",
+    "in_ci",
+    "temp_dir",
+    "unavailable",
+]
+
+START_TIMEOUT = 20.0
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def unavailable(reason: str) -> NoReturn:
+    """A test that needs Redis cannot have it: a failure in CI, else a skip."""
+    if in_ci():
+        pytest.fail(f"CI=true and no Redis: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def have_redis_binary() -> bool:
+    return shutil.which("redis-server") is not None and shutil.which("redis-cli") is not None
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port(*, cluster: bool = False) -> int:
+    """A free TCP port on 127.0.0.1 (with ``cluster``, its bus port + 10000
+    too), never 6379."""
+    for _ in range(200):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port: int = sock.getsockname()[1]
+        if port == 6379 or (cluster and (port + 10000 > 65535 or not _port_free(port + 10000))):
+            continue
+        return port
+    raise RuntimeError("no free port")
+
+
+def _ping(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(64).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+class RedisServer:
+    """A ``redis-server`` process of the tests' own."""
+
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        port: int | None = None,
+        aof: bool = False,
+        extra: tuple[str, ...] = (),
+    ) -> None:
+        self.directory = directory
+        self.port = port or free_port(cluster="--cluster-enabled" in extra)
+        self.aof = aof
+        self.extra = extra
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    @property
+    def log(self) -> Path:
+        return self.directory / f"redis-{self.port}.log"
+
+    def start(self) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        args = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]
+        args += ["--dir", str(self.directory), "--save", "", "--daemonize", "no"]
+        args += ["--logfile", str(self.log), "--protected-mode", "no"]
+        if self.aof:
+            args += ["--appendonly", "yes", "--appendfsync", "always"]
+        else:
+            args += ["--appendonly", "no"]
+        args += self.extra
+        self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + START_TIMEOUT
+        while not _ping(self.port):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                log = self.log.read_text() if self.log.exists() else ""
+                self.stop()
+                raise RuntimeError(f"redis-server on port {self.port} did not start:\n{log}")
+            time.sleep(0.02)
+
+    def stop(self, *, kill: bool = False) -> None:
+        """Stop the process (SIGTERM: a clean shutdown that flushes the AOF;
+        ``kill``: SIGKILL, a crash)."""
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+
+    def restart(self, *, kill: bool = False) -> None:
+        self.stop(kill=kill)
+        self.start()
+
+    def cli(self, *args: str) -> str:
+        out = subprocess.run(
+            ["redis-cli", "-p", str(self.port), *args],
+            capture_output=True,
+            check=True,
+            timeout=30,
+        )
+        return out.stdout.decode()
+
+
+class RedisClusterProcess:
+    """Three primaries, no replicas, slots split by ``redis-cli``."""
+
+    def __init__(self, directory: Path, size: int = 3) -> None:
+        self.nodes = []
+        for i in range(size):
+            node_dir = directory / f"node{i}"
+            extra: tuple[str, ...] = ("--cluster-enabled", "yes", "--cluster-config-file")
+            extra += (str(node_dir / "nodes.conf"), "--cluster-node-timeout", "5000")
+            self.nodes.append(RedisServer(node_dir, extra=extra))
+
+    @property
+    def url(self) -> str:
+        return self.nodes[0].url
+
+    def start(self) -> None:
+        for node in self.nodes:
+            node.start()
+        addresses = [f"127.0.0.1:{node.port}" for node in self.nodes]
+        subprocess.run(
+            ["redis-cli", "--cluster", "create", *addresses]
+            + ["--cluster-replicas", "0", "--cluster-yes"],
+            capture_output=True,
+            check=True,
+            timeout=60,
+        )
+        deadline = time.monotonic() + START_TIMEOUT
+        while not all("cluster_state:ok" in node.cli("CLUSTER", "INFO") for node in self.nodes):
+            if time.monotonic() > deadline:
+                raise RuntimeError("the Redis cluster did not become ready")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+
+
+@contextlib.contextmanager
+def temp_dir() -> Iterator[Path]:
+    with tempfile.TemporaryDirectory(prefix="queue-redis-") as name:
+        yield Path(name)
