@@ -161,7 +161,7 @@ class QueueService:
 
     async def get(self, topic: str, job_id: str) -> Job | None:
         self._check_open()
-        return await self._driver.get(validate_topic(topic), job_id)
+        return await self._driver.get(validate_topic(topic), validate_job_id(job_id))
 
     async def list_jobs(self, topic: str, state: JobState, *, limit: int = 100) -> list[Job]:
         self._check_open()
