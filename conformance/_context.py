@@ -14,7 +14,7 @@ from ._harness import Harness
 __all__ = ["CHECKS", "Check", "KitContext", "KitSkip", "check", "wait_for"]
 
 
-class KitSkip(Exception):  # noqa: N818 - a signal, like pytest's Skipped
+class KitSkip(Exception):
     """A check cannot run on this driver; the reason is reported as a skip."""
 
 

@@ -35,7 +35,7 @@ class Harness(ABC):
     async def make_driver(self, clock: Clock | None) -> Driver:
         """A new driver; time from ``clock`` when it is given."""
 
-    async def cleanup(self) -> None:
+    async def cleanup(self) -> None:  # noqa: B027 - optional hook, no-op by default
         """Called after each test (drivers the kit made are closed first)."""
 
     async def restart(self) -> None:

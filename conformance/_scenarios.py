@@ -1,0 +1,1 @@
+"""Scenario checks (filled below)."""
