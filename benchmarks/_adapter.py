@@ -274,7 +274,8 @@ def _measure(args: argparse.Namespace, started: float | None) -> dict[str, Any]:
 
 
 def _expected(args: argparse.Namespace) -> int:
-    return args.n if args.command == "drain" else args.n + 1
+    n: int = args.n
+    return n if args.command == "drain" else n + 1
 
 
 async def _async_worker_command(adapter: Adapter, args: argparse.Namespace) -> dict[str, Any]:
@@ -321,7 +322,11 @@ def _sync_worker_command(adapter: Adapter, args: argparse.Namespace) -> dict[str
     thread.start()
     adapter.serve(args.concurrency, _expected(args), stop)
     thread.join(args.timeout + 10)
-    return holder.get("result", {"status": "error", "error": "measurement did not finish"})
+    result: dict[str, Any] = holder.get("result") or {
+        "status": "error",
+        "error": "measurement did not finish",
+    }
+    return result
 
 
 # -- CLI ------------------------------------------------------------------------------
@@ -371,11 +376,10 @@ def main(
     args, extra = parser().parse_known_args()
     args.extra = extra
     args.module = module
-    os.environ.setdefault("PYTHONHASHSEED", "0")
     try:
         if extra_commands and args.command in extra_commands:
             result = extra_commands[args.command](args)
-            if inspect.isawaitable(result):
+            if inspect.iscoroutine(result):
                 result = asyncio.run(result)
             emit(result)
         else:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from redis import Redis  # type: ignore[import-not-found]
+from redis import Redis
 from rq import Queue, SimpleWorker  # type: ignore[import-not-found]
 
 from benchmarks._adapter import TRACK, Adapter, main

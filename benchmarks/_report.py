@@ -1,0 +1,319 @@
+"""Medians, spreads, the markdown tables and the target checks.
+
+A cell is the median over repetitions of one figure; ``±x%`` is half the
+(max - min) range relative to the median. Failed repetitions (timeout,
+lost or duplicated jobs, errors) are left out of the median and named in
+the cell.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from typing import Any
+
+from benchmarks._libs import ALL, OURS, Lib
+
+Sample = dict[str, Any]
+
+
+def stat(values: list[float]) -> dict[str, float] | None:
+    if not values:
+        return None
+    median = statistics.median(values)
+    spread = (max(values) - min(values)) / 2 / median * 100 if median else 0.0
+    return {"median": median, "spread_pct": spread, "min": min(values), "max": max(values)}
+
+
+def summarize(samples: list[Sample]) -> dict[str, dict[str, Any]]:
+    """``{"lib|figure": {metric: stat, "problems": [...], "reps": k}}``."""
+    grouped: dict[str, list[Sample]] = defaultdict(list)
+    for sample in samples:
+        grouped[f"{sample['lib']}|{sample['figure']}"].append(sample)
+    summary: dict[str, dict[str, Any]] = {}
+    for key, group in grouped.items():
+        entry: dict[str, Any] = {"reps": len(group), "problems": []}
+        good = [s for s in group if s.get("status") == "ok"]
+        for sample in group:
+            if sample.get("status") not in ("ok", "unsupported"):
+                entry["problems"].append(_problem(sample))
+        metrics = {m for s in good for m, v in s.items() if isinstance(v, int | float)}
+        for metric in sorted(metrics - {"rep", "n", "calls", "pipeline"}):
+            entry[metric] = stat([float(s[metric]) for s in good if metric in s])
+        if group and all(s.get("status") == "unsupported" for s in group):
+            entry["unsupported"] = True
+        summary[key] = entry
+    return summary
+
+
+def _problem(sample: Sample) -> str:
+    status = sample.get("status", "?")
+    text = f"rep {sample.get('rep', '?') + 1}: {status}"
+    if "calls" in sample and "n" in sample:
+        text += f" ({sample['calls']:,} of {sample['n']:,} calls)"
+    elif sample.get("error"):
+        text += f" ({str(sample['error'])[-120:]})"
+    return text
+
+
+# -- formatting --------------------------------------------------------------------------
+
+
+def _num(value: float, digits: int = 0) -> str:
+    return f"{value:,.{digits}f}"
+
+
+def fmt(entry: dict[str, Any] | None, metric: str, digits: int = 0, suffix: str = "") -> str:
+    if entry is None:
+        return "–"
+    if entry.get("unsupported"):
+        return "no API"
+    value = entry.get(metric)
+    cell = (
+        "n/a"
+        if value is None
+        else f"{_num(value['median'], digits)}{suffix} ±{value['spread_pct']:.0f}%"
+    )
+    if entry["problems"]:
+        cell += " (" + "; ".join(entry["problems"]) + ")"
+    return cell
+
+
+def _entry(summary: dict[str, dict[str, Any]], lib: str, figure: str) -> dict[str, Any] | None:
+    return summary.get(f"{lib}|{figure}")
+
+
+def _median(summary: dict[str, dict[str, Any]], lib: str, figure: str, metric: str) -> float | None:
+    entry = _entry(summary, lib, figure)
+    if entry is None or entry.get(metric) is None:
+        return None
+    value: float = entry[metric]["median"]
+    return value
+
+
+def _drain_cell(summary: dict[str, dict[str, Any]], lib: Lib, index: int, nominal: int) -> str:
+    if index >= len(lib.drain_c):
+        return "–"
+    c = lib.drain_c[index]
+    cell = fmt(_entry(summary, lib.key, f"drain:c{c}"), "rate")
+    return cell if c == nominal else f"c={c}: {cell}"
+
+
+def _latency_cell(summary: dict[str, dict[str, Any]], lib: Lib) -> str:
+    entry = _entry(summary, lib.key, "latency")
+    if entry is None:
+        return "–"
+    p50 = fmt({**entry, "problems": []}, "p50_ms", 2)
+    p99 = fmt(entry, "p99_ms", 2)
+    return f"{p50} / {p99}" + ("" if lib.latency_c == 10 else f" (c={lib.latency_c})")
+
+
+def library_table(summary: dict[str, dict[str, Any]], libs: list[Lib], meta: dict[str, Any]) -> str:
+    head = (
+        "| library | version | worker setting | enqueue jobs/s (1 awaited call per job) "
+        "| bulk enqueue jobs/s (batches of 1,000) | drain jobs/s, c=10 | drain jobs/s, c=50 "
+        "| latency p50 / p99 ms (c=10) | notes |\n|---|---|---|---|---|---|---|---|---|\n"
+    )
+    rows = []
+    for lib in libs:
+        version = " / ".join(
+            f"{d} {meta['versions'].get(lib.key, {}).get(d, '?')}" for d in lib.dists[:2]
+        )
+        if lib.key in meta.get("unavailable", {}):
+            why = meta["unavailable"][lib.key]
+            rows.append(
+                f"| {lib.label} | {version} | {lib.setting} | n/a | n/a | n/a | n/a | n/a | {why} |"
+            )
+            continue
+        enqueue = fmt(_entry(summary, lib.key, "enqueue"), "rate")
+        bulk = fmt(_entry(summary, lib.key, "bulk"), "rate") if lib.bulk else "no API"
+        notes = lib.notes
+        offered = _median(summary, lib.key, "latency", "offered")
+        if offered:
+            notes += f" Latency offered load ≈{offered:,.0f} jobs/s."
+        n = meta["n"] if lib.n_cap is None else min(meta["n"], lib.n_cap)
+        if n != meta["n"]:
+            notes += f" N={n:,} (fits the step time bound)."
+        cells = [lib.label, version, lib.setting, enqueue, bulk]
+        cells += [_drain_cell(summary, lib, 0, 10), _drain_cell(summary, lib, 1, 50)]
+        cells += [_latency_cell(summary, lib), notes]
+        rows.append("| " + " | ".join(cells) + " |")
+    memory = [
+        "**ours** (queue_memory)",
+        f"queue-toolkit {meta['versions'].get('ours', {}).get('queue-toolkit', '?')}",
+        "in-process, no Redis; concurrency=c",
+        "–",
+        "–",
+        fmt(_entry(summary, "ours-memory", "memdrain:c10"), "rate"),
+        fmt(_entry(summary, "ours-memory", "memdrain:c50"), "rate"),
+        "–",
+        "The reference in-memory driver (no I/O): the runtime's own ceiling.",
+    ]
+    rows.append("| " + " | ".join(memory) + " |")
+    return head + "\n".join(rows) + "\n"
+
+
+def ours_table(summary: dict[str, dict[str, Any]], meta: dict[str, Any]) -> str:
+    claim = _entry(summary, "ours", "claim")
+    memory = _entry(summary, "ours", "memory")
+    backlog = meta["backlog"]
+    rows = [
+        ("claim latency, empty topic: p50 / p99 µs", _pair(claim, "empty_p50_us", "empty_p99_us")),
+        (
+            f"claim latency, {backlog:,} delayed jobs over the whole int32 priority range: "
+            "p50 / p99 µs",
+            _pair(claim, "backlog_p50_us", "backlog_p99_us"),
+        ),
+        ("claim latency ratio backlog / empty (p50)", fmt(claim, "ratio", 2, "x")),
+        (
+            "Redis memory per waiting job beyond its 100-byte payload: ready / delayed (bytes)",
+            _pair(memory, "ready_overhead_bytes", "delayed_overhead_bytes"),
+        ),
+    ]
+    text = "| figure (ours) | median ± half-range |\n|---|---|\n"
+    return text + "".join(f"| {name} | {value} |\n" for name, value in rows)
+
+
+def _pair(entry: dict[str, Any] | None, first: str, second: str) -> str:
+    if entry is None:
+        return "–"
+    return f"{fmt({**entry, 'problems': []}, first)} / {fmt(entry, second)}"
+
+
+def ceiling_table(summary: dict[str, dict[str, Any]], names: list[str]) -> str:
+    text = "| redis-benchmark test (50 clients) | -P 1 req/s (p50 ms) | -P 16 req/s (p50 ms) |\n"
+    text += "|---|---|---|\n"
+    for name in names:
+        cells = []
+        for pipeline in (1, 16):
+            entry = _entry(summary, "redis-benchmark", f"{name}|P{pipeline}")
+            p50 = _median(summary, "redis-benchmark", f"{name}|P{pipeline}", "p50_ms")
+            cell = fmt(entry, "rps")
+            cells.append(cell + (f" ({p50:.3f})" if p50 is not None else ""))
+        text += f"| {name} | {cells[0]} | {cells[1]} |\n"
+    return text
+
+
+# -- targets -----------------------------------------------------------------------------
+
+
+def targets(summary: dict[str, dict[str, Any]], backlog: int = 100_000) -> list[dict[str, Any]]:
+    """Each target of issue 5 checked against this run's medians."""
+    checks: list[dict[str, Any]] = []
+
+    def check(
+        name: str,
+        measured: float | None,
+        goal: float,
+        *,
+        at_most: bool = False,
+        unit: str = "",
+        detail: str = "",
+    ) -> None:
+        if measured is None:
+            checks.append({"target": name, "measured": None, "met": None, "detail": detail})
+            return
+        met = measured <= goal if at_most else measured >= goal
+        checks.append(
+            {
+                "target": name,
+                "measured": measured,
+                "goal": goal,
+                "met": met,
+                "unit": unit,
+                "detail": detail,
+            }
+        )
+
+    drains = [_median(summary, "ours", f"drain:c{c}", "rate") for c in OURS.drain_c]
+    ours_drain = max((d for d in drains if d is not None), default=None)
+    check(
+        "drain >= 10,000 no-op jobs/s, one worker process (best of c=10, c=50)",
+        ours_drain,
+        10_000,
+        unit="jobs/s",
+    )
+    best_peer, best_name = None, ""
+    for lib in ALL:
+        if lib is OURS or not lib.acked:
+            continue
+        for c in lib.drain_c:
+            rate = _median(summary, lib.key, f"drain:c{c}", "rate")
+            if rate is not None and (best_peer is None or rate > best_peer):
+                best_peer, best_name = rate, f"{lib.label} c={c}"
+    ratio = ours_drain / best_peer if ours_drain and best_peer else None
+    check(
+        "drain >= 5x the best acked peer's drain",
+        ratio,
+        5.0,
+        unit="x",
+        detail=f"best acked peer: {best_name} {best_peer:,.0f} jobs/s" if best_peer else "",
+    )
+    check(
+        "bulk enqueue >= 50,000 jobs/s",
+        _median(summary, "ours", "bulk", "rate"),
+        50_000,
+        unit="jobs/s",
+    )
+    ours_enqueue = _median(summary, "ours", "enqueue", "rate")
+    bull = _median(summary, "bullmq", "enqueue", "rate")
+    check(
+        "single awaited enqueue >= 1.3x BullMQ-py",
+        ours_enqueue / bull if ours_enqueue and bull else None,
+        1.3,
+        unit="x",
+        detail=f"ours {ours_enqueue:,.0f} vs BullMQ {bull:,.0f} jobs/s"
+        if ours_enqueue and bull
+        else "",
+    )
+    check(
+        "latency p50 <= 1 ms at light load",
+        _median(summary, "ours", "latency", "p50_ms"),
+        1.0,
+        at_most=True,
+        unit="ms",
+    )
+    check(
+        "latency p99 <= 3 ms at light load",
+        _median(summary, "ours", "latency", "p99_ms"),
+        3.0,
+        at_most=True,
+        unit="ms",
+    )
+    check(
+        f"claim latency with {backlog:,} delayed jobs <= 1.5x empty (p50)",
+        _median(summary, "ours", "claim", "ratio"),
+        1.5,
+        at_most=True,
+        unit="x",
+    )
+    mem_drains = [_median(summary, "ours-memory", f"memdrain:c{c}", "rate") for c in (10, 50)]
+    check(
+        "queue_memory drain >= 50,000 jobs/s (best of c=10, c=50)",
+        max((d for d in mem_drains if d is not None), default=None),
+        50_000,
+        unit="jobs/s",
+    )
+    check(
+        "Redis memory per waiting job < 300 bytes beyond payload",
+        _median(summary, "ours", "memory", "ready_overhead_bytes"),
+        300,
+        at_most=True,
+        unit="bytes",
+    )
+    return checks
+
+
+def targets_table(checks: list[dict[str, Any]]) -> str:
+    text = "| target | measured (this run, medians) | met |\n|---|---|---|\n"
+    for c in checks:
+        if c["measured"] is None:
+            value, met = "n/a", "n/a"
+        else:
+            digits = 2 if c["unit"] in ("x", "ms") else 0
+            value = f"{c['measured']:,.{digits}f} {c['unit']}".strip()
+            met = "**met**" if c["met"] else "not met"
+        if c.get("detail"):
+            value += f" ({c['detail']})"
+        text += f"| {c['target']} | {value} | {met} |\n"
+    return text

@@ -1,0 +1,216 @@
+"""Our queue (queue_core + queue_redis, and queue_memory), measured with the
+same harness and the same commands as the peers (see :mod:`benchmarks._adapter`),
+plus three figures only we take:
+
+* ``claim N``: the latency of ``driver.claim(topic, max_jobs=1, lease=30)``
+  for one ready job, on an empty topic and on a topic that also holds ``N``
+  delayed jobs with priorities spread over the whole int32 range. Samples
+  alternate between the two topics so that both see the same machine.
+* ``memory N``: Redis ``used_memory`` growth per waiting job with a 100-byte
+  payload, minus the payload (ready jobs, and delayed ones).
+* ``memdrain N --concurrency C``: drain on the in-memory driver (no Redis).
+
+Used as documented: ``QueueService(RedisDriver(Redis.from_url(url)))``,
+``enqueue`` / ``enqueue_many``, ``subscribe(topic, handler,
+SubscribeOptions(concurrency=c))`` with the default batch size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import statistics
+import time
+from typing import Any
+
+from benchmarks._adapter import BULK_BATCH, TRACK, Adapter, main, percentile
+from queue_core import (
+    MAX_PRIORITY,
+    MIN_PRIORITY,
+    EnqueueOptions,
+    Job,
+    QueueService,
+    SubscribeOptions,
+)
+from queue_memory import MemoryDriver
+
+TOPIC = "bench"
+PAYLOAD_100 = bytes(range(100))
+FAR_FUTURE = 10 * 365 * 86400.0  # delay of the backlog jobs, seconds
+CLAIM_SAMPLES = 200
+CLAIM_WARMUP = 20
+
+
+def _redis_service(url: str) -> tuple[QueueService, Any]:
+    """A service over a fresh client; the client is ours to close."""
+    from redis.asyncio import Redis
+
+    from queue_redis import RedisDriver
+
+    client = Redis.from_url(url)
+    return QueueService(RedisDriver(client)), client
+
+
+async def handler(job: Job) -> None:
+    TRACK.hit(job.payload)
+
+
+class OursAdapter(Adapter):
+    name = "ours"
+    has_bulk = True
+
+    async def producer_open(self) -> None:
+        self.service, self.client = _redis_service(self.url)
+
+    async def enqueue_one(self, ts: float) -> None:
+        await self.service.enqueue(TOPIC, repr(ts).encode())
+
+    async def enqueue_bulk(self, stamps: list[float]) -> None:
+        await self.service.enqueue_many(TOPIC, [repr(ts).encode() for ts in stamps])
+
+    async def producer_close(self) -> None:
+        await self.service.close()
+        await self.client.aclose()
+
+    async def serve(self, concurrency: int, expected: int, stop: asyncio.Event) -> None:
+        service, client = _redis_service(self.url)
+        await service.subscribe(TOPIC, handler, SubscribeOptions(concurrency=concurrency))
+        await stop.wait()
+        await service.close(grace=5.0)
+        await client.aclose()
+
+
+# -- claim latency with a delayed backlog -------------------------------------------
+
+
+async def _claim_once(service: QueueService, topic: str) -> float:
+    driver = service.driver
+    await service.enqueue(topic, PAYLOAD_100)
+    start = time.perf_counter()
+    jobs = await driver.claim(topic, max_jobs=1, lease=30.0)
+    elapsed = time.perf_counter() - start
+    if len(jobs) != 1:
+        raise RuntimeError(f"claim on {topic!r} returned {len(jobs)} jobs, expected 1")
+    await driver.ack(topic, jobs[0].id, jobs[0].lease_token or "")
+    return elapsed
+
+
+async def claim_latency(args: argparse.Namespace) -> dict[str, Any]:
+    service, client = _redis_service(args.url)
+    empty, backlog = "claim-empty", "claim-backlog"
+    rng = random.Random(42)
+    try:
+        fill_start = time.perf_counter()
+        for offset in range(0, args.n, BULK_BATCH):
+            count = min(BULK_BATCH, args.n - offset)
+            batch = [
+                (
+                    PAYLOAD_100,
+                    EnqueueOptions(
+                        delay=FAR_FUTURE, priority=rng.randint(MIN_PRIORITY, MAX_PRIORITY)
+                    ),
+                )
+                for _ in range(count)
+            ]
+            await service.enqueue_many(backlog, batch)
+        fill_seconds = time.perf_counter() - fill_start
+        counts = await service.counts(backlog)
+        if counts.scheduled != args.n:
+            raise RuntimeError(f"backlog holds {counts.scheduled} scheduled jobs, not {args.n}")
+        samples: dict[str, list[float]] = {empty: [], backlog: []}
+        for i in range(CLAIM_WARMUP + CLAIM_SAMPLES):
+            order = (empty, backlog) if i % 2 == 0 else (backlog, empty)
+            for topic in order:
+                elapsed = await _claim_once(service, topic)
+                if i >= CLAIM_WARMUP:
+                    samples[topic].append(elapsed)
+        still = await service.counts(backlog)
+    finally:
+        await service.close()
+        await client.aclose()
+    result: dict[str, Any] = {"status": "ok", "n": args.n, "fill_seconds": fill_seconds}
+    for key, topic in (("empty", empty), ("backlog", backlog)):
+        values = samples[topic]
+        result[f"{key}_p50_us"] = statistics.median(values) * 1e6
+        result[f"{key}_p99_us"] = percentile(values, 99) * 1e6
+    result["ratio"] = result["backlog_p50_us"] / result["empty_p50_us"]
+    result["backlog_left"] = still.scheduled
+    return result
+
+
+# -- Redis memory per waiting job -----------------------------------------------------
+
+
+async def _used_memory(client: Any) -> int:
+    info = await client.info("memory")
+    return int(info["used_memory"])
+
+
+async def memory_per_job(args: argparse.Namespace) -> dict[str, Any]:
+    service, client = _redis_service(args.url)
+    rng = random.Random(7)
+    result: dict[str, Any] = {"status": "ok", "n": args.n, "payload_bytes": len(PAYLOAD_100)}
+    try:
+        await service.enqueue("mem-warm", PAYLOAD_100)  # scripts loaded, connections open
+        for kind in ("ready", "delayed"):
+            topic = f"mem-{kind}"
+            before = await _used_memory(client)
+            for offset in range(0, args.n, BULK_BATCH):
+                count = min(BULK_BATCH, args.n - offset)
+                if kind == "ready":
+                    await service.enqueue_many(topic, [PAYLOAD_100] * count)
+                else:
+                    options = [
+                        EnqueueOptions(
+                            delay=FAR_FUTURE, priority=rng.randint(MIN_PRIORITY, MAX_PRIORITY)
+                        )
+                        for _ in range(count)
+                    ]
+                    await service.enqueue_many(topic, [(PAYLOAD_100, o) for o in options])
+            after = await _used_memory(client)
+            per_job = (after - before) / args.n
+            result[f"{kind}_bytes_per_job"] = per_job
+            result[f"{kind}_overhead_bytes"] = per_job - len(PAYLOAD_100)
+    finally:
+        await service.close()
+        await client.aclose()
+    return result
+
+
+# -- queue_memory drain ------------------------------------------------------------------
+
+
+async def memory_drain(args: argparse.Namespace) -> dict[str, Any]:
+    service = QueueService(MemoryDriver())
+    for offset in range(0, args.n, BULK_BATCH):
+        count = min(BULK_BATCH, args.n - offset)
+        await service.enqueue_many(TOPIC, [repr(time.time()).encode()] * count)
+    TRACK.reset(args.n)
+    start = time.perf_counter()
+    await service.subscribe(TOPIC, handler, SubscribeOptions(concurrency=args.concurrency))
+    done = await asyncio.to_thread(TRACK.done.wait, args.timeout)
+    if not done:
+        await service.close(grace=1.0)
+        return {"status": "timeout", "n": args.n, "calls": TRACK.count}
+    assert TRACK.done_at is not None
+    seconds = TRACK.done_at - start
+    await asyncio.sleep(0.3)
+    calls = TRACK.count
+    await service.close(grace=5.0)
+    status = "ok" if calls == args.n else "duplicates" if calls > args.n else "lost"
+    return {
+        "status": status,
+        "n": args.n,
+        "calls": calls,
+        "seconds": seconds,
+        "rate": args.n / seconds,
+    }
+
+
+if __name__ == "__main__":
+    main(
+        OursAdapter,
+        "benchmarks.ours",
+        {"claim": claim_latency, "memory": memory_per_job, "memdrain": memory_drain},
+    )
