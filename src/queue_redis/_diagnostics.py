@@ -55,15 +55,19 @@ async def _config(client: Any, name: str, **route: Any) -> str | None:
         reply = await client.execute_command("CONFIG", "GET", name, **route)
     except ResponseError:  # CONFIG disabled or not permitted
         return None
-    if isinstance(reply, dict):  # a cluster answers per node
-        values = [v for per_node in reply.values() for v in _pairs(per_node).values()]
-        return values[0] if values else None
-    return _pairs(reply).get(name)
+    pairs = _pairs(reply)
+    if name in pairs:
+        return pairs[name]
+    if isinstance(reply, dict):  # a cluster may answer per node
+        for per_node in reply.values():
+            if isinstance(per_node, dict | list) and (value := _pairs(per_node).get(name)):
+                return value
+    return None
 
 
 def _pairs(reply: Any) -> dict[str, str]:
     if isinstance(reply, dict):
-        return {_text(k): _text(v) for k, v in reply.items()}
+        return {_text(k): _text(v) for k, v in reply.items() if isinstance(v, bytes | str)}
     items = list(reply or [])
     return {_text(items[i]): _text(items[i + 1]) for i in range(0, len(items) - 1, 2)}
 

@@ -26,6 +26,7 @@ from queue_core import (
     LeaseLost,
     NewJob,
     Settled,
+    to_ms,
     validate_payload,
 )
 
@@ -135,7 +136,7 @@ class RedisDriver(Driver):
 
     def _now(self) -> str:
         """The time argument of a script: '' means the server's TIME."""
-        return "" if self._clock is None else str(int(self._clock.now() * 1000.0))
+        return "" if self._clock is None else str(to_ms(self._clock.now()))
 
     def _wake_waiters(self) -> None:
         event, self._wake = self._wake, asyncio.Event()
