@@ -19,20 +19,24 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+import uuid
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import NoReturn
 
 import pytest
+from redis.asyncio import Redis, RedisCluster
 
 __all__ = [
     "RedisClusterProcess",
     "RedisServer",
+    "connect",
     "free_port",
     "have_redis_binary",
     "in_ci",
     "temp_dir",
     "unavailable",
+    "unique_topic",
 ]
 
 START_TIMEOUT = 20.0
@@ -196,3 +200,18 @@ class RedisClusterProcess:
 def temp_dir() -> Iterator[Path]:
     with tempfile.TemporaryDirectory(prefix="queue-redis-") as name:
         yield Path(name)
+
+
+@contextlib.asynccontextmanager
+async def connect(url: str, *, cluster: bool = False) -> AsyncIterator[Redis | RedisCluster]:
+    """A client for ``url`` (closed at the end)."""
+    client: Redis | RedisCluster = RedisCluster.from_url(url) if cluster else Redis.from_url(url)
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
+def unique_topic(hint: str = "t") -> str:
+    """A topic name no other test uses (the servers are shared)."""
+    return f"{hint}-{uuid.uuid4().hex[:10]}"

@@ -1,0 +1,132 @@
+"""Redis-only: scripts survive a script-cache flush and a re-sent call."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+from redis.asyncio import Redis
+
+from queue_core import (
+    Closed,
+    FakeClock,
+    InvalidArgument,
+    JobState,
+    LeaseLost,
+    NewJob,
+    PayloadTooLarge,
+    Settled,
+)
+from queue_redis import RedisDriver
+from tests.redis_support import connect, unique_topic
+
+pytestmark = pytest.mark.redis
+
+
+def test_every_operation_works_after_script_flush(redis_url: str) -> None:
+    async def main() -> None:
+        async with connect(redis_url) as client:
+            clock = FakeClock()
+            driver = RedisDriver(client, clock=clock)
+            topic = unique_topic()
+
+            async def flushed(call: Any) -> Any:
+                await client.script_flush()
+                return await call
+
+            assert await flushed(driver.enqueue(topic, [NewJob(id="a", payload=b"1")])) == [True]
+            (job,) = await flushed(driver.claim(topic, max_jobs=1, lease=5))
+            token = job.lease_token or ""
+            await flushed(driver.extend(topic, "a", token, 10))
+            await flushed(driver.retry(topic, "a", token, delay=0, error="x"))
+            (job,) = await flushed(driver.claim(topic, max_jobs=1, lease=5))
+            await flushed(driver.release(topic, "a", job.lease_token or ""))
+            (job,) = await flushed(driver.claim(topic, max_jobs=1, lease=5))
+            await flushed(driver.dead_letter(topic, "a", job.lease_token or "", error="y"))
+            assert (await flushed(driver.counts(topic))).dead == 1
+            assert await flushed(driver.redrive(topic)) == 1
+            (job,) = await flushed(driver.claim(topic, max_jobs=1, lease=1))
+            clock.advance(2)
+            assert await flushed(driver.reap(topic)) == 1
+            assert (await flushed(driver.get(topic, "a"))) is not None
+            assert len(await flushed(driver.list_jobs(topic, JobState.READY))) == 1
+            await flushed(driver.wait(topic, 0.01))
+            (job,) = await flushed(driver.claim(topic, max_jobs=1, lease=5))
+            leases = [("a", job.lease_token or "")]
+            assert await flushed(driver.ack_many(topic, leases)) == [Settled.ACKED]
+            await driver.enqueue(topic, [NewJob(id="b", payload=b"")])
+            assert await flushed(driver.purge(topic)) == 1
+            await driver.close()
+
+    asyncio.run(main())
+
+
+class _TwiceRunner:
+    """Runs every script twice with the same arguments, as redis-py does
+    when a connection drops after the server ran a command; returns the
+    second reply."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    async def __call__(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        await self.inner(name, keys, args)
+        return await self.inner(name, keys, args)
+
+
+def test_a_resent_script_gives_the_first_answer(redis_url: str) -> None:
+    async def main() -> None:
+        async with connect(redis_url) as client:
+            clock = FakeClock()
+            driver = RedisDriver(client, clock=clock)
+            driver._run = _TwiceRunner(driver._run)  # type: ignore[assignment]
+            topic = unique_topic()
+            jobs = [NewJob(id=f"j{i}", payload=b"x") for i in range(4)]
+            assert await driver.enqueue(topic, jobs) == [True] * 4
+            claimed = await driver.claim(topic, max_jobs=2, lease=5)
+            # the re-sent claim returned the first run's jobs and leased no more
+            assert [job.id for job in claimed] == ["j0", "j1"]
+            counts = await driver.counts(topic)
+            assert (counts.ready, counts.in_flight) == (2, 2)
+            j0, j1 = claimed
+            assert (await driver.get(topic, "j0")).lease_token == j0.lease_token  # type: ignore[union-attr]
+            await driver.retry(topic, "j0", j0.lease_token or "", delay=0, error="e")
+            await driver.release(topic, "j1", j1.lease_token or "")
+            j0, j1 = await driver.claim(topic, max_jobs=2, lease=5)
+            await driver.dead_letter(topic, j0.id, j0.lease_token or "", error="dead")
+            # a re-sent ack finds the job gone: the documented no-op
+            assert await driver.ack_many(topic, [(j1.id, j1.lease_token or "")]) == [Settled.GONE]
+            counts = await driver.counts(topic)
+            assert (counts.ready, counts.in_flight, counts.dead) == (2, 0, 1)
+            # a stale token is still refused (a different call, not a re-send)
+            with pytest.raises(LeaseLost):
+                await driver.retry(topic, j0.id, j0.lease_token or "", delay=0, error=None)
+            await driver.close()
+
+    asyncio.run(main())
+
+
+def test_arguments_checked_before_any_write(redis_url: str) -> None:
+    async def main() -> None:
+        async with connect(redis_url) as client:
+            driver = RedisDriver(client, max_payload_bytes=10)
+            topic = unique_topic()
+            with pytest.raises(PayloadTooLarge):
+                await driver.enqueue(
+                    topic, [NewJob(id="ok", payload=b""), NewJob(id="big", payload=b"x" * 11)]
+                )
+            for bad in ("{t}", "a b", "", "x\n"):
+                with pytest.raises(InvalidArgument):
+                    await driver.enqueue(bad, [NewJob(id="a", payload=b"")])
+            assert (await driver.counts(topic)).total == 0
+            await driver.close()
+            with pytest.raises(Closed):
+                await driver.counts(topic)
+            assert await client.ping()  # the caller's client stays open
+        async with Redis.from_url(redis_url, decode_responses=True) as decoding:
+            with pytest.raises(InvalidArgument):
+                RedisDriver(decoding)
+
+    asyncio.run(main())
