@@ -23,7 +23,7 @@ from ._handler import AsyncHandler, DeadLetter, Handler, Retry, SyncHandler
 from ._hooks import Hooks, Outcome
 from ._job import Counts, Job, JobState, NewJob, Settled
 from ._options import EnqueueOptions, QueueOptions, SubscribeOptions
-from ._protocols import Consumer, ConsumerStats, EnqueueItem, Service
+from ._protocols import Consumer, ConsumerStats, EnqueueItem, Payload, Service
 from ._retry import RetryPolicy
 from ._service import QueueService, new_job_id
 from ._validate import (
@@ -63,6 +63,7 @@ __all__ = [
     "LeaseLost",
     "NewJob",
     "Outcome",
+    "Payload",
     "PayloadTooLarge",
     "QueueConsumer",
     "QueueError",

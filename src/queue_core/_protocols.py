@@ -12,9 +12,12 @@ from ._handler import Handler
 from ._job import Counts, Job
 from ._options import EnqueueOptions, SubscribeOptions
 
-__all__ = ["Consumer", "ConsumerStats", "EnqueueItem", "Service"]
+__all__ = ["Consumer", "ConsumerStats", "EnqueueItem", "Payload", "Service"]
 
-EnqueueItem = bytes | tuple[bytes, EnqueueOptions]
+Payload = bytes | bytearray | memoryview
+"""A job's payload: any bytes-like object (stored and delivered as ``bytes``)."""
+
+EnqueueItem = Payload | tuple[Payload, EnqueueOptions]
 """One job for :meth:`Service.enqueue_many`: a payload, or (payload, options)."""
 
 
@@ -68,7 +71,7 @@ class Service(Protocol):
     """The portable queue API."""
 
     async def enqueue(
-        self, topic: str, payload: bytes, options: EnqueueOptions | None = None
+        self, topic: str, payload: Payload, options: EnqueueOptions | None = None
     ) -> str: ...
 
     async def enqueue_many(self, topic: str, jobs: Iterable[EnqueueItem]) -> list[str]: ...

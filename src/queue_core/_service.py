@@ -16,7 +16,7 @@ from ._handler import Handler
 from ._hooks import Hooks, HookSet
 from ._job import Counts, Job, JobState, NewJob
 from ._options import EnqueueOptions, QueueOptions, SubscribeOptions
-from ._protocols import EnqueueItem
+from ._protocols import EnqueueItem, Payload
 from ._validate import DEAD_SUFFIX, validate_job_id, validate_payload, validate_topic
 
 __all__ = ["QueueService", "new_job_id"]
@@ -95,7 +95,7 @@ class QueueService:
     # -- producing ------------------------------------------------------------
 
     async def enqueue(
-        self, topic: str, payload: bytes, options: EnqueueOptions | None = None
+        self, topic: str, payload: Payload, options: EnqueueOptions | None = None
     ) -> str:
         """Add one job; return its id (the existing id if ``options.job_id``
         names a job already in the topic).
