@@ -3,6 +3,8 @@ with and without pytest; missing capabilities become skips with a reason."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from queue_conformance import (
@@ -12,7 +14,7 @@ from queue_conformance import (
     MemoryHarness,
     run_conformance,
 )
-from queue_core import Capabilities, Clock, Driver
+from queue_core import Capabilities, Clock, Driver, Job
 from queue_memory import MemoryDriver
 
 
@@ -79,7 +81,5 @@ def test_a_failing_driver_fails_the_report() -> None:
         report.raise_for_failures()
 
 
-def _with_payload(job):  # type: ignore[no-untyped-def]
-    import dataclasses
-
+def _with_payload(job: Job) -> Job:
     return dataclasses.replace(job, payload=b" ")
