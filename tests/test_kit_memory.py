@@ -67,7 +67,7 @@ def test_missing_clock_control_skips_with_a_reason_never_passes() -> None:
 
 def test_a_failing_driver_fails_the_report() -> None:
     class LosesEmptyPayloads(MemoryDriver):
-        async def claim(self, topic, *, max_jobs, lease):  # type: ignore[no-untyped-def]
+        async def claim(self, topic, *, max_jobs, lease):
             jobs = await super().claim(topic, max_jobs=max_jobs, lease=lease)
             return [j if j.payload else _with_payload(j) for j in jobs]
 
