@@ -95,6 +95,7 @@ PEERS: tuple[Lib, ...] = (
         dists=("streaq", "coredis"),
         setting="anyio on asyncio; concurrency=c (default 16)",
         bulk=True,
+        n_cap=10_000,
         notes="Streams + consumer group (coredis); bulk = worker.enqueue_many.",
     ),
     Lib(
@@ -199,15 +200,15 @@ def run_step(
         text=True,
         start_new_session=True,
     )
-    _current = process
+    _current = process  # stays set if we are interrupted: kill_current() ends it
     try:
         out, err = process.communicate(timeout=timeout * 2 + 30)
     except subprocess.TimeoutExpired:
         kill_current()
-        out, err = process.communicate()
-        return {"status": "timeout", "error": "step did not finish; killed"}
-    finally:
+        process.communicate()
         _current = None
+        return {"status": "timeout", "error": "step did not finish; killed"}
+    _current = None
     result = parse_result(out)
     if result is None:
         tail = (err or out).strip()[-1500:]

@@ -138,6 +138,8 @@ def library_table(summary: dict[str, dict[str, Any]], libs: list[Lib], meta: dic
         cells += [_drain_cell(summary, lib, 0, 10), _drain_cell(summary, lib, 1, 50)]
         cells += [_latency_cell(summary, lib), notes]
         rows.append("| " + " | ".join(cells) + " |")
+    if OURS not in libs:
+        return head + "\n".join(rows) + "\n"
     memory = [
         "**ours** (queue_memory)",
         f"queue-toolkit {meta['versions'].get('ours', {}).get('queue-toolkit', '?')}",

@@ -190,6 +190,7 @@ class Run:
         meta = self.meta
         lines = [
             f"Measured {meta['started']} – {meta['finished']} on {meta['machine']}; "
+            f"git {meta['git_commit']}; "
             f"Python {meta['python']}, Redis {meta['redis_version']} (private instance, "
             "no persistence, flushed before each figure); load average at start "
             f"{meta['loadavg_start']}, at end {meta['loadavg_end']}. "
@@ -248,7 +249,15 @@ def git_commit() -> str:
         text=True,
         check=False,
     )
-    return done.stdout.strip() or "?"
+    commit = done.stdout.strip() or "?"
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "src"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    return commit + (" + uncommitted changes in src/" if dirty else "")
 
 
 def collect_meta(args: argparse.Namespace, server: RedisServer, libs: list[Lib]) -> dict[str, Any]:
@@ -292,6 +301,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     libs = selected_libs(args)
     signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGINT, _terminate)  # also when started with SIGINT ignored
     started = time.monotonic()
     server = RedisServer()
     try:
