@@ -1,0 +1,52 @@
+"""The conformance kit is judged by what it catches: it must fail every
+deliberately broken driver in ``tests/broken_drivers.py`` (each one defect
+away from the reference) and pass the reference itself."""
+
+from __future__ import annotations
+
+import pytest
+
+from queue_conformance import ConformanceReport, MemoryHarness, run_conformance
+from queue_core import Clock, Driver
+from queue_memory import MemoryDriver
+
+from .broken_drivers import BROKEN_DRIVERS
+
+
+def _harness(cls: type[MemoryDriver]) -> MemoryHarness:
+    def build(clock: Clock | None) -> Driver:
+        return cls(clock=clock)
+
+    return MemoryHarness(build)
+
+
+def _describe(report: ConformanceReport) -> str:
+    return report.summary()
+
+
+@pytest.mark.parametrize("broken", BROKEN_DRIVERS, ids=lambda cls: cls.__name__)
+def test_kit_fails_broken_driver(broken: type[MemoryDriver]) -> None:
+    report = run_conformance(lambda: _harness(broken), profile="ci", fail_fast=True)
+    defect = (broken.__doc__ or "").split("\n\n")[0]
+    assert not report.ok, (
+        f"the kit passed {broken.__name__}, which has a contract defect:\n  {defect}\n"
+        f"{_describe(report)}"
+    )
+    assert report.failed, f"{broken.__name__}: no check failed\n{_describe(report)}"
+    caught_by = ", ".join(report.failed)
+    print(f"{broken.__name__}: caught by {caught_by}")
+
+
+def test_kit_passes_reference_driver() -> None:
+    report = run_conformance(MemoryHarness, profile="ci")
+    assert report.ok, report.summary() + "\n\n" + "\n".join(report.failed.values())
+    assert not report.failed
+    assert all(reason.strip() for reason in report.skipped.values()), report.skipped
+
+
+def test_every_broken_driver_is_documented() -> None:
+    names = [cls.__name__ for cls in BROKEN_DRIVERS]
+    assert len(names) == len(set(names)) >= 12
+    for cls in BROKEN_DRIVERS:
+        assert issubclass(cls, MemoryDriver) and cls is not MemoryDriver
+        assert cls.__doc__ and "contract point" in cls.__doc__, cls.__name__
