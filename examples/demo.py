@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import random
@@ -121,10 +122,8 @@ class Progress:
     async def run(self, finished: asyncio.Event) -> None:
         while not finished.is_set():
             self.show()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(finished.wait(), 0.1 if self.tty else 0.5)
-            except TimeoutError:
-                pass
         self.show(final=True)
 
     def show(self, final: bool = False) -> None:

@@ -188,8 +188,8 @@ async def test_the_default_payload_limit_is_one_mebibyte() -> None:
 async def test_bytes_like_payloads_are_stored_as_bytes() -> None:
     driver = ScriptedDriver()
     service = QueueService(driver)
-    await service.enqueue("t", bytearray(b"ba"))  # type: ignore[arg-type]
-    await service.enqueue("t", memoryview(b"mv"))  # type: ignore[arg-type]
+    await service.enqueue("t", bytearray(b"ba"))
+    await service.enqueue("t", memoryview(b"mv"))
     await service.enqueue("t", b"")
     payloads = [call.args[1][0].payload for call in driver.of("enqueue")]
     assert payloads == [b"ba", b"mv", b""]
