@@ -9,6 +9,7 @@ from collections.abc import Iterable, Sequence
 from types import TracebackType
 from typing import Self
 
+from ._coalesce import EnqueueCoalescer
 from ._consumer import QueueConsumer
 from ._driver import Driver
 from ._errors import Closed, InvalidArgument
@@ -53,6 +54,7 @@ class QueueService:
         self._hooks = HookSet(hooks)
         self._consumers: list[QueueConsumer] = []
         self._closed = False
+        self._coalescer = EnqueueCoalescer(driver)
         self._limit = driver.capabilities.max_payload_bytes
         self._max_batch = driver.capabilities.max_batch
 
@@ -104,11 +106,14 @@ class QueueService:
         :raises PayloadTooLarge: payload over the driver's limit.
         :raises BackendUnavailable: the backend did not answer; retry with the
             same ``job_id`` to stay idempotent.
+
+        Concurrent calls for one topic are sent to the driver together
+        (one call per event-loop turn); each keeps its own result.
         """
         self._check_open()
         validate_topic(topic)
         job = self._new_job(payload, options)
-        await self._driver.enqueue(topic, [job])
+        await self._coalescer.enqueue(topic, job)
         return job.id
 
     async def enqueue_many(self, topic: str, jobs: Iterable[EnqueueItem]) -> list[str]:
