@@ -16,8 +16,7 @@ Wire a driver in with a :class:`Harness`, then either subclass
             return MyHarness()
 """
 
-from . import _scenarios as _scenarios  # registers the scenario checks (quick ones first)
-from . import _model_check as _model_check  # registers the model comparison last
+from . import _model_check as _model_check  # registers every check, the model one last
 from ._context import CHECKS, Check, KitContext, KitSkip
 from ._harness import Harness, MemoryHarness
 from ._machine import QueueMachine, machine_for

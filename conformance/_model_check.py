@@ -8,6 +8,7 @@ from hypothesis.stateful import run_state_machine_as_test
 
 from queue_core import FakeClock
 
+from . import _scenarios as _scenarios  # the quick scenario checks register first
 from ._context import CHECKS, Check, KitSkip
 from ._harness import Harness
 from ._machine import machine_for
