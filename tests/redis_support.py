@@ -176,6 +176,7 @@ class RedisClusterProcess:
 
     def start(self) -> None:
         for node in self.nodes:
+            (node.directory / "nodes.conf").unlink(missing_ok=True)
             node.start()
         addresses = [f"127.0.0.1:{node.port}" for node in self.nodes]
         subprocess.run(

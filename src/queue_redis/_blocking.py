@@ -69,7 +69,8 @@ class Blocker:
 
         :raises BackendUnavailable: the connection failed or hung.
         """
-        ident, conn = self._take(key)
+        with translated("blocking wait"):
+            ident, conn = self._take(key)
         self._busy.add(conn)
         reusable = False
         try:

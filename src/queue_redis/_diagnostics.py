@@ -17,6 +17,7 @@ __all__ = ["MIN_VERSION", "Diagnostics", "diagnose"]
 
 logger = logging.getLogger("queue_redis")
 MIN_VERSION: Final = (6, 0)
+_FSYNC_RANK: Final = {"no": 1, "everysec": 2, "always": 3}
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -51,25 +52,15 @@ def _version(text: str) -> tuple[int, ...]:
 
 
 async def _config(client: Any, name: str, **route: Any) -> str | None:
+    """A ``CONFIG GET`` value, or ``None`` where CONFIG is not allowed."""
     try:
-        reply = await client.execute_command("CONFIG", "GET", name, **route)
-    except ResponseError:  # CONFIG disabled or not permitted
+        reply = await client.config_get(name, **route)
+    except ResponseError:
         return None
-    pairs = _pairs(reply)
-    if name in pairs:
-        return pairs[name]
-    if isinstance(reply, dict):  # a cluster may answer per node
-        for per_node in reply.values():
-            if isinstance(per_node, dict | list) and (value := _pairs(per_node).get(name)):
-                return value
+    for key, value in dict(reply).items():
+        if _text(key) == name:
+            return _text(value)
     return None
-
-
-def _pairs(reply: Any) -> dict[str, str]:
-    if isinstance(reply, dict):
-        return {_text(k): _text(v) for k, v in reply.items() if isinstance(v, bytes | str)}
-    items = list(reply or [])
-    return {_text(items[i]): _text(items[i + 1]) for i in range(0, len(items) - 1, 2)}
 
 
 def _text(value: Any) -> str:
@@ -85,9 +76,12 @@ async def diagnose(client: Redis | RedisCluster) -> Diagnostics:
     """
     with translated("diagnostics"):
         if isinstance(client, RedisCluster):
-            infos = list((await client.info(target_nodes=RedisCluster.PRIMARIES)).values())
-            fsync = await _config(client, "appendfsync", target_nodes=RedisCluster.PRIMARIES)
-            save = await _config(client, "save", target_nodes=RedisCluster.PRIMARIES)
+            await client.initialize()
+            primaries = client.get_primaries()
+            infos = [await client.info(target_nodes=node) for node in primaries]
+            fsyncs = [await _config(client, "appendfsync", target_nodes=n) for n in primaries]
+            fsync = min(fsyncs, key=lambda v: _FSYNC_RANK.get(v or "", 0))
+            save = await _config(client, "save", target_nodes=primaries[0])
         else:
             infos = [await client.info()]
             fsync = await _config(client, "appendfsync")
