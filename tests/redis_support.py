@@ -11,6 +11,7 @@ testcontainers.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import shutil
@@ -20,7 +21,7 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import NoReturn
 
@@ -30,6 +31,7 @@ from redis.asyncio import Redis, RedisCluster
 __all__ = [
     "RedisClusterProcess",
     "RedisServer",
+    "blocked_client_ids",
     "connect",
     "free_port",
     "have_redis_binary",
@@ -37,6 +39,7 @@ __all__ = [
     "temp_dir",
     "unavailable",
     "unique_topic",
+    "until",
 ]
 
 START_TIMEOUT = 20.0
@@ -216,3 +219,25 @@ async def connect(url: str, *, cluster: bool = False) -> AsyncIterator[Redis | R
 def unique_topic(hint: str = "t") -> str:
     """A topic name no other test uses (the servers are shared)."""
     return f"{hint}-{uuid.uuid4().hex[:10]}"
+
+
+async def blocked_client_ids(client: Redis) -> set[int]:
+    """Ids of the server's clients blocked in BLPOP."""
+    listing = await client.execute_command("CLIENT", "LIST")  # type: ignore[no-untyped-call]
+    text = listing.decode() if isinstance(listing, bytes) else str(listing)
+    ids = set()
+    for line in text.splitlines():
+        fields = dict(part.split("=", 1) for part in line.split() if "=" in part)
+        if fields.get("cmd") == "blpop":
+            ids.add(int(fields["id"]))
+    return ids
+
+
+async def until(predicate: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> None:
+    """Poll a server-side condition that nothing can await (a client
+    blocking, for example)."""
+    deadline = time.monotonic() + timeout
+    while not await predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached")
+        await asyncio.sleep(0.02)

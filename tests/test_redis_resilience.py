@@ -21,32 +21,13 @@ from queue_core import (
     SubscribeOptions,
 )
 from queue_redis import RedisDriver
-from tests.redis_support import RedisServer, connect, unique_topic
+from tests.redis_support import RedisServer, blocked_client_ids, connect, unique_topic, until
 
 pytestmark = pytest.mark.redis
 
 FAST_BACKOFF = QueueOptions(
     backend_retry=RetryPolicy(initial_delay=0.05, max_delay=0.5, jitter=0.1)
 )
-
-
-async def _blocked_clients(client: Redis) -> list[int]:
-    listing = await client.execute_command("CLIENT", "LIST")
-    text = listing.decode() if isinstance(listing, bytes) else str(listing)
-    ids = []
-    for line in text.splitlines():
-        fields = dict(part.split("=", 1) for part in line.split() if "=" in part)
-        if fields.get("cmd") == "blpop":
-            ids.append(int(fields["id"]))
-    return ids
-
-
-async def _until(predicate, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
-    """Poll a server-side condition nothing can await."""
-    deadline = time.monotonic() + timeout
-    while not await predicate():
-        assert time.monotonic() < deadline, "condition not reached"
-        await asyncio.sleep(0.02)
 
 
 def test_consumer_resumes_after_its_blocking_connection_is_killed(redis_url: str) -> None:
@@ -60,14 +41,16 @@ def test_consumer_resumes_after_its_blocking_connection_is_killed(redis_url: str
             consumer = await service.subscribe(
                 topic, got.put, SubscribeOptions(concurrency=1, poll_interval=30.0)
             )
-            before = set(await _blocked_clients(client))
+            before = await blocked_client_ids(client)
 
             async def blocked() -> bool:
-                return bool(set(await _blocked_clients(client)) - before)
+                return bool(await blocked_client_ids(client) - before)
 
-            await _until(blocked)
-            for client_id in set(await _blocked_clients(client)) - before:
-                await client.execute_command("CLIENT", "KILL", "ID", client_id)
+            await until(blocked)
+            for client_id in await blocked_client_ids(client) - before:
+                await client.execute_command(  # type: ignore[no-untyped-call]
+                    "CLIENT", "KILL", "ID", client_id
+                )
             await service.enqueue(topic, b"after kill")
             job = await asyncio.wait_for(got.get(), 10.0)
             assert job.payload == b"after kill"
