@@ -3,6 +3,7 @@ conformance kit: the same few lines a third-party driver author writes."""
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import tempfile
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 
 from examples.sqlite_driver import SQLiteDriver
 from queue_conformance import DriverConformance, Harness
-from queue_core import Clock, Driver
+from queue_core import Clock, Counts, Driver, FakeClock, NewJob
 
 
 class SQLiteHarness(Harness):
@@ -38,3 +39,28 @@ class TestSQLiteDriver(DriverConformance):
     @pytest.fixture
     def harness(self) -> Harness:
         return SQLiteHarness()
+
+
+def test_jobs_survive_reopening_the_database(tmp_path: Path) -> None:
+    """Beyond the kit: the database file keeps every job, in its state, for
+    the next driver (the kit's restart check needs a backend process)."""
+
+    async def main() -> None:
+        clock = FakeClock()
+        path = str(tmp_path / "jobs.db")
+        first = SQLiteDriver(path, clock=clock)
+        assert first.capabilities.persistent
+        await first.enqueue(
+            "t", [NewJob(id=f"j{i}", payload=bytes([i]), delay=i % 2) for i in range(6)]
+        )
+        (held,) = await first.claim("t", max_jobs=1, lease=30)
+        await first.close()
+        second = SQLiteDriver(path, clock=clock)
+        assert await second.counts("t") == Counts(scheduled=3, ready=2, in_flight=1)
+        assert await second.ack("t", held.id, held.lease_token or "") is True
+        clock.advance(1)
+        jobs = await second.claim("t", max_jobs=10, lease=30)
+        assert sorted(job.payload for job in jobs) == [bytes([i]) for i in range(1, 6)]
+        await second.close()
+
+    asyncio.run(main())
