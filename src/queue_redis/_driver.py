@@ -229,8 +229,15 @@ class RedisDriver(Driver):
     async def wait(self, topic: str, timeout: float) -> None:
         keys = self._topic(topic)
         wake = self._wake
+        task = asyncio.current_task()
+        cancels = task.cancelling() if task is not None else 0
         try:
             now, ready, due, deadline = await self._run("peek", keys.all, [self._now()])
+            if task is not None and task.cancelling() > cancels:
+                # redis-py sends through asyncio.wait_for, which on Python
+                # 3.11 can swallow a cancellation that lands as the send
+                # completes; honour it here rather than block for seconds
+                raise asyncio.CancelledError
             if ready:
                 return
             if self._clock is None or not isinstance(self._clock, FakeClock):
