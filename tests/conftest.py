@@ -46,20 +46,31 @@ def _container_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def redis_url(redis_dir: Path) -> Iterator[str]:
-    """A standalone Redis for the whole session."""
-    if url := os.environ.get("REDIS_URL"):
-        yield url
+def redis_standalone(redis_dir: Path) -> Iterator[RedisServer | None]:
+    """The session's standalone server when the tests own it (AOF
+    ``everysec``, so a clean restart keeps every job); ``None`` when it
+    comes from ``REDIS_URL`` or a container (then :func:`redis_url` says
+    where)."""
+    if os.environ.get("REDIS_URL") or not have_redis_binary():
+        yield None
         return
-    if not have_redis_binary():
-        yield from _container_url()
-        return
-    server = RedisServer(redis_dir / "standalone")
+    server = RedisServer(redis_dir / "standalone", aof=True, fsync="everysec")
     server.start()
     try:
-        yield server.url
+        yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_url(redis_standalone: RedisServer | None) -> Iterator[str]:
+    """A standalone Redis for the whole session."""
+    if redis_standalone is not None:
+        yield redis_standalone.url
+    elif url := os.environ.get("REDIS_URL"):
+        yield url
+    else:
+        yield from _container_url()
 
 
 @pytest.fixture(scope="session")

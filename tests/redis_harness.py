@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from redis.asyncio import Redis, RedisCluster
 
 from queue_conformance import Harness
@@ -37,8 +39,9 @@ class RedisHarness(Harness):
             await client.aclose()
 
     async def restart(self) -> None:
-        assert self._server is not None
-        self._server.restart()
+        server = self._server
+        assert server is not None
+        await asyncio.get_running_loop().run_in_executor(None, server.restart)
 
 
 class RedisClusterHarness(RedisHarness):

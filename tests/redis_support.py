@@ -100,11 +100,13 @@ class RedisServer:
         *,
         port: int | None = None,
         aof: bool = False,
+        fsync: str = "always",
         extra: tuple[str, ...] = (),
     ) -> None:
         self.directory = directory
         self.port = port or free_port(cluster="--cluster-enabled" in extra)
         self.aof = aof
+        self.fsync = fsync
         self.extra = extra
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -122,7 +124,7 @@ class RedisServer:
         args += ["--dir", str(self.directory), "--save", "", "--daemonize", "no"]
         args += ["--logfile", str(self.log), "--protected-mode", "no"]
         if self.aof:
-            args += ["--appendonly", "yes", "--appendfsync", "always"]
+            args += ["--appendonly", "yes", "--appendfsync", self.fsync]
         else:
             args += ["--appendonly", "no"]
         args += self.extra
