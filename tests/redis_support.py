@@ -30,6 +30,7 @@ from redis.asyncio import Redis, RedisCluster
 
 __all__ = [
     "RedisClusterProcess",
+    "RedisSentinel",
     "RedisServer",
     "blocked_client_ids",
     "connect",
@@ -200,6 +201,40 @@ class RedisClusterProcess:
     def stop(self) -> None:
         for node in self.nodes:
             node.stop()
+
+
+class RedisSentinel:
+    """A Sentinel watching one primary under the name ``master``."""
+
+    def __init__(self, directory: Path, primary: RedisServer) -> None:
+        self.directory = directory
+        self.primary = primary
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        config = self.directory / "sentinel.conf"
+        config.write_text(
+            f"port {self.port}\nbind 127.0.0.1\ndir {self.directory}\n"
+            f"sentinel monitor master 127.0.0.1 {self.primary.port} 1\n"
+        )
+        self.process = subprocess.Popen(
+            ["redis-server", str(config), "--sentinel", "--logfile", "sentinel.log"],
+            stdin=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + START_TIMEOUT
+        while not _ping(self.port):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("redis sentinel did not start")
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        process, self.process = self.process, None
+        if process is not None and process.poll() is None:
+            process.terminate()
+            process.wait(10)
 
 
 @contextlib.contextmanager

@@ -59,5 +59,5 @@ for n, member in ipairs(members) do
   ids[n] = id
 end
 redis.call('SET', KEYS[17], table.concat(ids, ' '), 'PX', tonumber(ARGV[7]))
-if redis.call('EXISTS', S.ready) == 1 then notify(S) end
+if redis.call('ZCARD', S.ready) > 0 then notify(S) end
 return out
