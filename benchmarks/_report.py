@@ -12,6 +12,7 @@ import statistics
 from collections import defaultdict
 from typing import Any
 
+from benchmarks._ceiling import NAMES
 from benchmarks._libs import ALL, OURS, Lib
 
 Sample = dict[str, Any]
@@ -33,7 +34,9 @@ def summarize(samples: list[Sample]) -> dict[str, dict[str, Any]]:
     summary: dict[str, dict[str, Any]] = {}
     for key, group in grouped.items():
         entry: dict[str, Any] = {"reps": len(group), "problems": []}
-        good = [s for s in group if s.get("status") == "ok"]
+        # duplicates are reported but timed as usual (the N-th call came at most
+        # a few calls early); lost jobs, timeouts and errors have no figure
+        good = [s for s in group if s.get("status") in ("ok", "duplicates")]
         for sample in group:
             if sample.get("status") not in ("ok", "unsupported"):
                 entry["problems"].append(_problem(sample))
@@ -50,7 +53,8 @@ def _problem(sample: Sample) -> str:
     status = sample.get("status", "?")
     text = f"rep {sample.get('rep', '?') + 1}: {status}"
     if "calls" in sample and "n" in sample:
-        text += f" ({sample['calls']:,} of {sample['n']:,} calls)"
+        text = f"rep {sample.get('rep', 0) + 1}: {sample['calls']:,} handler calls for "
+        text += f"{sample['n']:,} jobs ({status})"
     elif sample.get("error"):
         text += f" ({str(sample['error'])[-120:]})"
     return text
@@ -319,3 +323,49 @@ def targets_table(checks: list[dict[str, Any]]) -> str:
             value += f" ({c['detail']})"
         text += f"| {c['target']} | {value} | {met} |\n"
     return text
+
+
+# -- the whole report ----------------------------------------------------------------------
+
+
+def render(meta: dict[str, Any], samples: list[Sample]) -> str:
+    """The markdown report of one run (from its meta data and raw samples)."""
+    summary = summarize(samples)
+    keys = meta.get("libs") or sorted({s["lib"] for s in samples})
+    libs = [lib for lib in ALL if lib.key in keys]
+    only = set(meta.get("only") or ["ours", "peers", "ceiling"])
+    lines = [
+        f"Measured {meta['started']} – {meta['finished']} on {meta['machine']}; "
+        f"git {meta['git_commit']}; Python {meta['python']}, Redis {meta['redis_version']} "
+        "(private instance, no persistence, flushed before each figure); load average "
+        f"(1/5/15 min) at start {'/'.join(meta['loadavg_start'])}, at end "
+        f"{'/'.join(meta['loadavg_end'] or [])}. Producer, worker and redis-server share "
+        f"the same {meta['cpus']} cores. {meta.get('note') or ''}{_changed(meta)}".rstrip(),
+        "",
+        f"Every cell is the median of {meta['reps']} repetitions (interleaved across "
+        "libraries); `±x%` is half the max−min range relative to the median. "
+        f"N={meta['n']:,} no-op jobs per throughput figure unless noted. Drain: N jobs "
+        "already waiting, one worker process started fresh, timed from its start call "
+        "to the N-th handler call; handlers count their calls, and a count other than N "
+        f"is named in the cell. Latency: {meta['latency_n']:,} jobs enqueued one at a "
+        "time by a separate process ~1 ms apart, each carrying its enqueue time; p50/p99 "
+        "of handler entry minus enqueue time.",
+        "",
+    ]
+    if only & {"ours", "peers"}:
+        lines.append(library_table(summary, libs, meta))
+    if OURS in libs:
+        lines.append(ours_table(summary, meta))
+        lines += ["Targets (issue 5), checked on this run's medians:", ""]
+        lines.append(targets_table(targets(summary, meta["backlog"])))
+    if "ceiling" in only:
+        lines.append(ceiling_table(summary, list(NAMES)))
+    lines.append(f"Reproduce: `{meta['command']}` (raw samples: `{meta['json']}`).")
+    return "\n".join(lines) + "\n"
+
+
+def _changed(meta: dict[str, Any]) -> str:
+    prints = {fingerprint for _, fingerprint in meta.get("src_fingerprints") or []}
+    if len(prints) < 2:
+        return ""
+    return f" Note: src/ changed during the run ({len(prints)} versions measured across reps)."

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
 import json
 import os
 import platform
@@ -56,6 +57,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--markdown", type=Path, default=None, help="report file (default: JSON path .md)"
     )
     p.add_argument("--quick", action="store_true", help="smoke run: 1 rep, small N")
+    p.add_argument("--note", default="", help="a sentence about the run's conditions")
+    p.add_argument(
+        "--report", type=Path, metavar="JSON", help="only re-render the report of a saved run"
+    )
     args = p.parse_args(argv)
     if args.quick:
         args.reps, args.n, args.latency_n = 1, 2000, 200
@@ -139,6 +144,7 @@ class Run:
             self.step(lib, "bulk", "bulk", n, rep)
         self.step(lib, "latency", "latency", self.args.latency_n, rep, lib.latency_c)
         if lib is OURS:
+            self.meta["src_fingerprints"].append([rep, src_fingerprint()])
             self.step(lib, "claim", "claim", self.args.backlog, rep)
             self.step(lib, "memory", "memory", self.args.n, rep)
             for c in (10, 50):
@@ -186,38 +192,7 @@ class Run:
         tmp.replace(self.args.json)
 
     def markdown(self) -> str:
-        summary = _report.summarize(self.samples)
-        meta = self.meta
-        lines = [
-            f"Measured {meta['started']} – {meta['finished']} on {meta['machine']}; "
-            f"git {meta['git_commit']}; "
-            f"Python {meta['python']}, Redis {meta['redis_version']} (private instance, "
-            "no persistence, flushed before each figure); load average at start "
-            f"{meta['loadavg_start']}, at end {meta['loadavg_end']}. "
-            f"Worker, producer and redis-server share the same {meta['cpus']} cores. "
-            "The machine was shared with teammates running test suites during the run, "
-            "so treat differences under ~25% as noise.",
-            "",
-            f"Every cell is the median of {meta['reps']} repetitions (interleaved across "
-            "libraries); `±x%` is half the max−min range relative to the median. "
-            f"N={meta['n']:,} no-op jobs per throughput figure unless noted; drain = jobs "
-            "already waiting, one worker process started fresh, timed from its start call "
-            "to the N-th handler call (handlers count calls: a count other than N is "
-            f"reported). Latency: {meta['latency_n']:,} jobs enqueued one at a time by a "
-            "separate process ~1 ms apart, each carrying its enqueue time; p50/p99 of "
-            "handler-entry minus enqueue time.",
-            "",
-        ]
-        if "ours" in self.args.only or "peers" in self.args.only:
-            lines.append(_report.library_table(summary, self.libs, meta))
-        if OURS in self.libs:
-            lines.append(_report.ours_table(summary, meta))
-            lines += ["Targets (issue 5), checked on this run's medians:", ""]
-            lines.append(_report.targets_table(_report.targets(summary, self.args.backlog)))
-        if "ceiling" in self.args.only:
-            lines.append(_report.ceiling_table(summary, list(_ceiling.NAMES)))
-        lines.append(f"Reproduce: `{meta['command']}` (raw samples: `{meta['json']}`).")
-        return "\n".join(lines) + "\n"
+        return _report.render(self.meta, self.samples)
 
 
 def now() -> str:
@@ -239,6 +214,15 @@ def cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or "?"
+
+
+def src_fingerprint() -> str:
+    """A hash of every file under src/: tells whether ours changed mid-run."""
+    digest = hashlib.sha1()
+    for path in sorted((ROOT / "src").rglob("*")):
+        if path.is_file() and "egg-info" not in str(path) and path.suffix in (".py", ".lua"):
+            digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:12]
 
 
 def git_commit() -> str:
@@ -290,6 +274,10 @@ def collect_meta(args: argparse.Namespace, server: RedisServer, libs: list[Lib])
         "timeout": args.timeout,
         "versions": versions,
         "unavailable": unavailable,
+        "libs": [lib.key for lib in libs],
+        "src_fingerprints": [],
+        "only": sorted(args.only),
+        "note": args.note,
     }
 
 
@@ -297,8 +285,21 @@ def _terminate(signum: int, frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
+def rerender(args: argparse.Namespace) -> int:
+    data = json.loads(args.report.read_text())
+    if args.note:
+        data["meta"]["note"] = args.note
+    report = _report.render(data["meta"], data["samples"])
+    print(report)
+    if args.markdown != args.json.with_suffix(".md"):
+        args.markdown.write_text(report)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.report:
+        return rerender(args)
     libs = selected_libs(args)
     signal.signal(signal.SIGTERM, _terminate)
     signal.signal(signal.SIGINT, _terminate)  # also when started with SIGINT ignored
