@@ -9,10 +9,12 @@ from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel
+from redis.backoff import NoBackoff
 from redis.exceptions import NoPermissionError
 
-from queue_core import NewJob, Settled
+from queue_core import NewJob, QueueError, Settled
 from queue_redis import RedisDriver
 from tests.redis_support import RedisSentinel, RedisServer, connect, unique_topic
 
@@ -75,6 +77,16 @@ def test_an_acl_user_limited_to_the_queue_keys(redis_server: RedisServer) -> Non
                 await client.set("elsewhere", b"x")
         finally:
             await driver.close()
+            await client.aclose()
+        # bad credentials are not worth retrying: QueueError, not BackendUnavailable
+        client = Redis(
+            port=redis_server.port, username="worker", password="wrong", retry=Retry(NoBackoff(), 0)
+        )
+        try:
+            with pytest.raises(QueueError) as info:
+                await RedisDriver(client).counts(unique_topic())
+            assert not info.value.retryable
+        finally:
             await client.aclose()
 
     asyncio.run(main())

@@ -7,6 +7,8 @@ from contextlib import contextmanager
 from typing import Final
 
 from redis.exceptions import (
+    AuthenticationError,
+    AuthorizationError,
     ConnectionError,
     RedisClusterException,
     RedisError,
@@ -38,7 +40,9 @@ _TRANSIENT_REPLIES: Final = (
 
 def is_transient(exc: BaseException) -> bool:
     """True for errors a retry may cure (connection lost, timeout, server
-    loading or failing over...)."""
+    loading or failing over...); not bad credentials."""
+    if isinstance(exc, AuthenticationError | AuthorizationError):
+        return False
     if isinstance(exc, ConnectionError | TimeoutError | OSError | RedisClusterException):
         return True
     if isinstance(exc, ResponseError):
