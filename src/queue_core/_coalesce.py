@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass, field
 
 from ._driver import Driver
 from ._job import NewJob
@@ -10,49 +11,71 @@ from ._job import NewJob
 __all__ = ["EnqueueCoalescer"]
 
 
-class EnqueueCoalescer:
-    """Jobs enqueued one by one from concurrent tasks, to the same topic,
-    within one event-loop turn, travel in one ``Driver.enqueue`` call.
+@dataclass(slots=True)
+class _Lane:
+    busy: bool = False
+    pending: list[tuple[NewJob, asyncio.Future[bool]]] = field(default_factory=list)
 
-    Semantics do not change: each job keeps its own id and gets its own
-    result; a backend error reaches every caller whose job was in the failed
-    call; a lone enqueue goes out at once (it only yields to the loop once).
-    The batch is sent by a task of its own, so a caller that is cancelled
-    does not strand the others (its job may still be written).
+
+class EnqueueCoalescer:
+    """Single enqueues to one topic that arrive while a driver call for that
+    topic is in flight travel together in the next call.
+
+    A lone enqueue goes straight to the driver (no added latency, no task);
+    under concurrency the calls batch themselves, one in flight per topic at
+    a time. Semantics do not change: each job keeps its own id and gets its
+    own result; a backend error reaches exactly the callers whose jobs were
+    in the failed call. Follow-up batches are sent by a task of their own,
+    so a cancelled caller does not strand the others.
     """
 
     def __init__(self, driver: Driver) -> None:
         self._driver = driver
         self._max_batch = max(1, driver.capabilities.max_batch)
-        self._pending: dict[str, list[tuple[NewJob, asyncio.Future[bool]]]] = {}
+        self._lanes: dict[str, _Lane] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def enqueue(self, topic: str, job: NewJob) -> bool:
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[bool] = loop.create_future()
-        pending = self._pending.get(topic)
-        if pending is None:
-            pending = self._pending[topic] = []
-            task = loop.create_task(self._flush(topic))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-        pending.append((job, future))
-        return await future
+        lane = self._lanes.get(topic)
+        if lane is None:
+            lane = self._lanes[topic] = _Lane()
+        if lane.busy:
+            future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+            lane.pending.append((job, future))
+            return await future
+        lane.busy = True
+        try:
+            (created,) = await self._driver.enqueue(topic, [job])
+            return created
+        finally:
+            self._next(topic, lane)
 
-    async def _flush(self, topic: str) -> None:
-        await asyncio.sleep(0)  # let the other enqueues of this loop turn join
-        batch = self._pending.pop(topic)
-        for start in range(0, len(batch), self._max_batch):
-            chunk = batch[start : start + self._max_batch]
-            try:
-                created = await self._driver.enqueue(topic, [job for job, _ in chunk])
-            except BaseException as exc:
-                for _, future in chunk:
+    def _next(self, topic: str, lane: _Lane) -> None:
+        if not lane.pending:
+            lane.busy = False
+            return
+        task = asyncio.get_running_loop().create_task(self._drain(topic, lane))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _drain(self, topic: str, lane: _Lane) -> None:
+        try:
+            while lane.pending:
+                batch = lane.pending[: self._max_batch]
+                del lane.pending[: self._max_batch]
+                try:
+                    created = await self._driver.enqueue(topic, [job for job, _ in batch])
+                except Exception as exc:
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(exc)
+                    continue
+                for (_, future), was_created in zip(batch, created, strict=True):
                     if not future.done():
-                        future.set_exception(exc)
-                if not isinstance(exc, Exception):
-                    raise
-                continue
-            for (_, future), was_created in zip(chunk, created, strict=True):
+                        future.set_result(was_created)
+        finally:
+            lane.busy = False
+            for _, future in lane.pending:  # only if this task was cancelled
                 if not future.done():
-                    future.set_result(was_created)
+                    future.cancel()
+            lane.pending.clear()
