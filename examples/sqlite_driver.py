@@ -1,15 +1,14 @@
 """A complete queue_core driver on SQLite, built on the standard library alone.
 
-It is the worked example of ``docs/writing-a-driver.md`` and is certified by
-the conformance kit (``tests/test_sqlite_conformance.py``). One table holds
+The worked example of ``docs/writing-a-driver.md``, certified by the
+conformance kit in ``tests/test_sqlite_conformance.py``. One table holds
 every job of every topic; a job's state is a column, and moving a job to its
-dead-letter topic (``<topic>:dead``) is an ``UPDATE`` of its ``topic``.
-Every driver method is one SQLite transaction (``BEGIN IMMEDIATE``) run on a
-single worker thread, so each state change is atomic, also across processes
-sharing the database file (WAL mode)::
+dead-letter topic (``<topic>:dead``) is an ``UPDATE`` of its ``topic``. Each
+driver call is one ``BEGIN IMMEDIATE`` transaction run on a single worker
+thread, so every state change is atomic, also across processes that share
+the database file (WAL mode)::
 
-    driver = SQLiteDriver("jobs.db")
-    service = QueueService(driver)
+    service = QueueService(SQLiteDriver("jobs.db"))
 """
 
 from __future__ import annotations
@@ -52,7 +51,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     topic TEXT NOT NULL, id TEXT NOT NULL, payload BLOB NOT NULL,
     priority INTEGER NOT NULL, max_attempts INTEGER NOT NULL,
     enqueued_ms INTEGER NOT NULL, due_ms INTEGER NOT NULL, seq INTEGER NOT NULL,
-    state TEXT NOT NULL, attempt INTEGER NOT NULL DEFAULT 0, last_error TEXT,
+    state TEXT NOT NULL,  -- 'scheduled', 'ready' or 'in_flight'
+    attempt INTEGER NOT NULL DEFAULT 0, last_error TEXT,
     token TEXT, deadline_ms INTEGER, fence INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (topic, id)
 ) WITHOUT ROWID;
@@ -62,263 +62,216 @@ CREATE INDEX IF NOT EXISTS jobs_leases ON jobs (topic, state, deadline_ms, seq);
 CREATE TABLE IF NOT EXISTS topics (topic TEXT PRIMARY KEY, seq INTEGER NOT NULL);
 """
 
-COLUMNS = (
-    "id, payload, priority, attempt, max_attempts, enqueued_ms, due_ms, state,"
-    " last_error, token, deadline_ms, fence"
-)
-ORDER = {  # the order list_jobs promises, per state
+# a row as the fields of a Job (times in seconds; SQLite divides exactly as Python does)
+JOB = """id, payload, priority, attempt, max_attempts, enqueued_ms / 1000.0 AS enqueued_at,
+    due_ms / 1000.0 AS run_at, state, last_error, token AS lease_token,
+    deadline_ms / 1000.0 AS lease_deadline, fence AS fencing_token"""
+
+ORDER = {  # claim order for ready jobs; the order list_jobs promises for the others
     JobState.READY: "priority DESC, due_ms, seq",
     JobState.SCHEDULED: "due_ms, seq",
     JobState.IN_FLIGHT: "deadline_ms, seq",
 }
-READY, SCHEDULED, IN_FLIGHT = (s.value for s in ORDER)
 
 
-def _job(topic: str, row: tuple[Any, ...]) -> Job:
-    job_id, payload, priority, attempt, max_attempts, enq, due, state, error, token, dl, fence = row
-    return Job(
-        id=job_id,
-        topic=topic,
-        payload=bytes(payload),
-        priority=priority,
-        attempt=attempt,
-        max_attempts=max_attempts,
-        enqueued_at=enq / 1000.0,
-        run_at=due / 1000.0,
-        state=JobState(state),
-        last_error=error,
-        lease_token=token,
-        lease_deadline=None if dl is None else dl / 1000.0,
-        fencing_token=fence,
-    )
+class _Tx:
+    """The operations on one topic inside one transaction, at one instant
+    (``now``, in milliseconds). Runs on the driver's worker thread."""
 
+    def __init__(self, db: sqlite3.Connection, topic: str, now: int) -> None:
+        self.db, self.topic, self.now = db, topic, now
 
-# -- the transactions: plain functions of (connection, now in ms, arguments) ---
+    # -- helpers ---------------------------------------------------------------
 
+    def sql(self, query: str, *args: Any) -> sqlite3.Cursor:
+        return self.db.execute(query, args)
 
-def _get(db: sqlite3.Connection, topic: str, job_id: str) -> tuple[Any, ...] | None:
-    sql = f"SELECT {COLUMNS} FROM jobs WHERE topic = ? AND id = ?"
-    row: tuple[Any, ...] | None = db.execute(sql, (topic, job_id)).fetchone()
-    return row
+    def set(self, job_id: str, **columns: Any) -> None:
+        assign = ", ".join(f"{name} = ?" for name in columns)
+        query = f"UPDATE jobs SET {assign} WHERE topic = ? AND id = ?"
+        self.sql(query, *columns.values(), self.topic, job_id)
 
+    def row(self, job_id: str, topic: str | None = None) -> sqlite3.Row | None:
+        query = f"SELECT {JOB} FROM jobs WHERE topic = ? AND id = ?"
+        row: sqlite3.Row | None = self.sql(query, topic or self.topic, job_id).fetchone()
+        return row
 
-def _ids(db: sqlite3.Connection, topic: str, state: JobState, limit: int = -1) -> list[str]:
-    sql = f"SELECT id FROM jobs WHERE topic = ? AND state = ? ORDER BY {ORDER[state]} LIMIT ?"
-    return [row[0] for row in db.execute(sql, (topic, state.value, limit))]
+    def job(self, row: sqlite3.Row) -> Job:
+        return Job(topic=self.topic, **{**dict(row), "state": JobState(row["state"])})
 
+    def get(self, job_id: str) -> Job | None:
+        row = self.row(job_id)
+        return None if row is None else self.job(row)
 
-def _next_seq(db: sqlite3.Connection, topic: str) -> int:
-    sql = (
-        "INSERT INTO topics VALUES (?, 1) ON CONFLICT (topic) DO UPDATE SET seq = seq + 1"
-        " RETURNING seq"
-    )
-    return int(db.execute(sql, (topic,)).fetchone()[0])
+    def ids(self, state: JobState, limit: int = -1, topic: str | None = None) -> list[str]:
+        query = f"SELECT id FROM jobs WHERE topic = ? AND state = ? ORDER BY {ORDER[state]}"
+        rows = self.sql(query + " LIMIT ?", topic or self.topic, state.value, limit)
+        return [row["id"] for row in rows]
 
+    def next_seq(self, topic: str) -> int:
+        """The next value of ``topic``'s enqueue sequence."""
+        query = "INSERT INTO topics VALUES (?, 1) ON CONFLICT DO UPDATE SET seq = seq + 1"
+        return int(self.sql(query + " RETURNING seq", topic).fetchone()["seq"])
 
-def _holder(db: sqlite3.Connection, topic: str, job_id: str, token: str) -> None:
-    """Raise :class:`LeaseLost` unless ``token`` holds the job."""
-    row = db.execute("SELECT state, token FROM jobs WHERE topic = ? AND id = ?", (topic, job_id))
-    found = row.fetchone()
-    if found is None:
-        raise LeaseLost(topic, job_id, "no such job")
-    if found[0] != IN_FLIGHT or found[1] != token:
-        raise LeaseLost(topic, job_id)
+    def holder(self, job_id: str, token: str) -> None:
+        """Raise :class:`LeaseLost` unless ``token`` holds the job."""
+        row = self.row(job_id)
+        if row is None:
+            raise LeaseLost(self.topic, job_id, "no such job")
+        if row["state"] != "in_flight" or row["lease_token"] != token:
+            raise LeaseLost(self.topic, job_id)
 
+    def make_due(self, job_id: str, due: int, **columns: Any) -> None:
+        """End any lease; the job is ready, or scheduled if ``due`` is later."""
+        state = "scheduled" if due > self.now else "ready"
+        self.set(job_id, state=state, due_ms=due, token=None, deadline_ms=None, **columns)
 
-def _make_due(db: sqlite3.Connection, topic: str, job_id: str, due: int, now: int) -> None:
-    """End any lease and make the job ready (or scheduled if ``due`` is later)."""
-    state = SCHEDULED if due > now else READY
-    db.execute(
-        "UPDATE jobs SET state = ?, due_ms = ?, token = NULL, deadline_ms = NULL"
-        " WHERE topic = ? AND id = ?",
-        (state, due, topic, job_id),
-    )
+    def bury(self, job_id: str, error: str | None) -> None:
+        """Move the job to the dead-letter topic, unless that holds its id."""
+        dead = self.topic + DEAD_SUFFIX
+        if self.row(job_id, dead) is not None:
+            self.sql("DELETE FROM jobs WHERE topic = ? AND id = ?", self.topic, job_id)
+            return
+        seq = self.next_seq(dead)
+        self.make_due(job_id, self.now, topic=dead, seq=seq, last_error=error)
 
+    # -- the operations --------------------------------------------------------
 
-def _bury(db: sqlite3.Connection, topic: str, job_id: str, error: str | None, now: int) -> None:
-    """Move the job to the dead-letter topic, unless that already holds its id."""
-    dead = topic + DEAD_SUFFIX
-    if _get(db, dead, job_id) is not None:
-        db.execute("DELETE FROM jobs WHERE topic = ? AND id = ?", (topic, job_id))
-        return
-    db.execute(
-        "UPDATE jobs SET topic = ?, state = ?, due_ms = ?, seq = ?, last_error = ?,"
-        " token = NULL, deadline_ms = NULL WHERE topic = ? AND id = ?",
-        (dead, READY, now, _next_seq(db, dead), error, topic, job_id),
-    )
-
-
-def _reap(db: sqlite3.Connection, now: int, topic: str, limit: int) -> int:
-    expired = db.execute(
-        "SELECT id, attempt >= max_attempts, deadline_ms FROM jobs WHERE topic = ?"
-        " AND state = ? AND deadline_ms <= ? ORDER BY deadline_ms, seq LIMIT ?",
-        (topic, IN_FLIGHT, now, limit),
-    ).fetchall()
-    for job_id, exhausted, deadline in expired:
-        if exhausted:
-            _bury(db, topic, job_id, "lease expired", now)
-        else:  # due again at its lease deadline, so it keeps its place
-            db.execute(
-                "UPDATE jobs SET last_error = 'lease expired' WHERE topic = ? AND id = ?",
-                (topic, job_id),
+    def enqueue(self, jobs: Sequence[NewJob]) -> list[bool]:
+        created = []
+        for job in jobs:
+            if self.row(job.id) is not None:
+                created.append(False)
+                continue
+            run_at = job.run_at  # an instant in the past means now
+            due = self.now + to_ms(job.delay) if run_at is None else max(self.now, to_ms(run_at))
+            self.sql(
+                "INSERT INTO jobs (topic, id, payload, priority, max_attempts, enqueued_ms,"
+                " due_ms, seq, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                *(self.topic, job.id, job.payload, job.priority, job.max_attempts),
+                *(self.now, due, self.next_seq(self.topic)),
+                "scheduled" if due > self.now else "ready",
             )
-            _make_due(db, topic, job_id, deadline, now)
-    return len(expired)
+            created.append(True)
+        return created
 
+    def reap(self, limit: int) -> int:
+        expired = self.sql(
+            "SELECT id, attempt >= max_attempts AS spent, deadline_ms FROM jobs"
+            " WHERE topic = ? AND state = 'in_flight' AND deadline_ms <= ?"
+            " ORDER BY deadline_ms, seq LIMIT ?",
+            *(self.topic, self.now, limit),
+        ).fetchall()
+        for job_id, spent, deadline in expired:
+            if spent:
+                self.bury(job_id, "lease expired")
+            else:  # due again at its lease deadline: it keeps its place in line
+                self.make_due(job_id, deadline, last_error="lease expired")
+        return len(expired)
 
-def _enqueue(db: sqlite3.Connection, now: int, topic: str, jobs: Sequence[NewJob]) -> list[bool]:
-    created = []
-    for job in jobs:
-        if _get(db, topic, job.id) is not None:
-            created.append(False)
-            continue
-        due = max(now, to_ms(job.run_at)) if job.run_at is not None else now + to_ms(job.delay)
-        db.execute(
-            "INSERT INTO jobs (topic, id, payload, priority, max_attempts, enqueued_ms,"
-            " due_ms, seq, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (topic, job.id, job.payload, job.priority, job.max_attempts, now, due,
-             _next_seq(db, topic), SCHEDULED if due > now else READY),
-        )  # fmt: skip
-        created.append(True)
-    return created
-
-
-def _claim(db: sqlite3.Connection, now: int, topic: str, max_jobs: int, lease: int) -> list[Job]:
-    _reap(db, now, topic, REAP_LIMIT)
-    db.execute(
-        "UPDATE jobs SET state = ? WHERE topic = ? AND state = ? AND due_ms <= ?",
-        (READY, topic, SCHEDULED, now),
-    )
-    claimed = []
-    for job_id in _ids(db, topic, JobState.READY, max_jobs):
-        row = db.execute(
-            "UPDATE jobs SET state = ?, attempt = attempt + 1, fence = fence + 1, token = ?,"
-            f" deadline_ms = ? WHERE topic = ? AND id = ? RETURNING {COLUMNS}",
-            (IN_FLIGHT, secrets.token_hex(12), now + lease, topic, job_id),
-        ).fetchone()
-        claimed.append(_job(topic, row))
-    return claimed
-
-
-def _ack_many(
-    db: sqlite3.Connection, now: int, topic: str, leases: Sequence[tuple[str, str]]
-) -> list[Settled]:
-    outcomes = []
-    for job_id, token in leases:
-        try:
-            _holder(db, topic, job_id, token)
-        except LeaseLost:
-            gone = _get(db, topic, job_id) is None
-            outcomes.append(Settled.GONE if gone else Settled.LEASE_LOST)
-            continue
-        db.execute("DELETE FROM jobs WHERE topic = ? AND id = ?", (topic, job_id))
-        outcomes.append(Settled.ACKED)
-    return outcomes
-
-
-def _extend(
-    db: sqlite3.Connection, now: int, topic: str, job_id: str, token: str, lease: int
-) -> int:
-    _holder(db, topic, job_id, token)
-    sql = "UPDATE jobs SET deadline_ms = ? WHERE topic = ? AND id = ?"
-    db.execute(sql, (now + lease, topic, job_id))
-    return now + lease
-
-
-def _retry(
-    db: sqlite3.Connection,
-    now: int,
-    topic: str,
-    job_id: str,
-    token: str,
-    delay: int,
-    error: str | None,
-) -> None:
-    _holder(db, topic, job_id, token)
-    sql = "UPDATE jobs SET last_error = ? WHERE topic = ? AND id = ?"
-    db.execute(sql, (error, topic, job_id))
-    _make_due(db, topic, job_id, now + delay, now)
-
-
-def _release(db: sqlite3.Connection, now: int, topic: str, job_id: str, token: str) -> None:
-    _holder(db, topic, job_id, token)
-    sql = "UPDATE jobs SET attempt = MAX(attempt - 1, 0) WHERE topic = ? AND id = ?"
-    db.execute(sql, (topic, job_id))
-    _make_due(db, topic, job_id, now, now)
-
-
-def _dead_letter(
-    db: sqlite3.Connection, now: int, topic: str, job_id: str, token: str, error: str | None
-) -> None:
-    _holder(db, topic, job_id, token)
-    _bury(db, topic, job_id, error, now)
-
-
-def _redrive(db: sqlite3.Connection, now: int, topic: str, ids: Sequence[str] | None) -> int:
-    dead = topic + DEAD_SUFFIX
-    wanted = None if ids is None else set(ids)
-    moved = 0
-    for job_id in _ids(db, dead, JobState.READY) + _ids(db, dead, JobState.SCHEDULED):
-        if (wanted is not None and job_id not in wanted) or _get(db, topic, job_id):
-            continue
-        db.execute(
-            "UPDATE jobs SET topic = ?, state = ?, attempt = 0, enqueued_ms = ?, due_ms = ?,"
-            " seq = ? WHERE topic = ? AND id = ?",
-            (topic, READY, now, now, _next_seq(db, topic), dead, job_id),
+    def claim(self, max_jobs: int, lease: int) -> list[Job]:
+        self.reap(REAP_LIMIT)
+        self.sql(
+            "UPDATE jobs SET state = 'ready' WHERE topic = ? AND state = 'scheduled'"
+            " AND due_ms <= ?",
+            *(self.topic, self.now),
         )
-        moved += 1
-    return moved
+        claimed = []
+        for job_id in self.ids(JobState.READY, max_jobs):
+            row = self.sql(
+                "UPDATE jobs SET state = 'in_flight', attempt = attempt + 1, fence = fence + 1,"
+                f" token = ?, deadline_ms = ? WHERE topic = ? AND id = ? RETURNING {JOB}",
+                *(secrets.token_hex(12), self.now + lease, self.topic, job_id),
+            ).fetchone()
+            claimed.append(self.job(row))
+        return claimed
 
+    def ack_many(self, leases: Sequence[tuple[str, str]]) -> list[Settled]:
+        outcomes = []
+        for job_id, token in leases:
+            try:
+                self.holder(job_id, token)
+            except LeaseLost:
+                gone = self.row(job_id) is None
+                outcomes.append(Settled.GONE if gone else Settled.LEASE_LOST)
+            else:
+                self.sql("DELETE FROM jobs WHERE topic = ? AND id = ?", self.topic, job_id)
+                outcomes.append(Settled.ACKED)
+        return outcomes
 
-def _purge(db: sqlite3.Connection, now: int, topic: str, ids: Sequence[str] | None) -> int:
-    sql = "DELETE FROM jobs WHERE topic = ? AND state != ?"
-    if ids is None:
-        return db.execute(sql, (topic, IN_FLIGHT)).rowcount
-    sql += " AND id = ?"
-    return sum(db.execute(sql, (topic, IN_FLIGHT, job_id)).rowcount for job_id in set(ids))
+    def extend(self, job_id: str, token: str, lease: int) -> int:
+        self.holder(job_id, token)
+        self.set(job_id, deadline_ms=self.now + lease)
+        return self.now + lease
 
+    def retry(self, job_id: str, token: str, delay: int, error: str | None) -> None:
+        self.holder(job_id, token)
+        self.make_due(job_id, self.now + delay, last_error=error)
 
-def _counts(db: sqlite3.Connection, now: int, topic: str) -> Counts:
-    sql = "SELECT state, COUNT(*) FROM jobs WHERE topic = ? GROUP BY state"
-    per_state = dict(db.execute(sql, (topic,)).fetchall())
-    sql = "SELECT COUNT(*) FROM jobs WHERE topic = ?"
-    (dead,) = db.execute(sql, (topic + DEAD_SUFFIX,)).fetchone()
-    return Counts(
-        scheduled=per_state.get(SCHEDULED, 0),
-        ready=per_state.get(READY, 0),
-        in_flight=per_state.get(IN_FLIGHT, 0),
-        dead=dead,
-    )
+    def release(self, job_id: str, token: str) -> None:
+        self.holder(job_id, token)
+        query = "UPDATE jobs SET attempt = MAX(attempt - 1, 0) WHERE topic = ? AND id = ?"
+        self.sql(query, self.topic, job_id)
+        self.make_due(job_id, self.now)
 
+    def dead_letter(self, job_id: str, token: str, error: str | None) -> None:
+        self.holder(job_id, token)
+        self.bury(job_id, error)
 
-def _list(db: sqlite3.Connection, now: int, topic: str, state: JobState, limit: int) -> list[Job]:
-    sql = f"SELECT {COLUMNS} FROM jobs WHERE topic = ? AND state = ? ORDER BY {ORDER[state]}"
-    rows = db.execute(sql + " LIMIT ?", (topic, state.value, limit))
-    return [_job(topic, row) for row in rows]
+    def redrive(self, ids: Sequence[str] | None) -> int:
+        dead = self.topic + DEAD_SUFFIX
+        wanted = None if ids is None else set(ids)
+        moved = 0
+        waiting = self.ids(JobState.READY, topic=dead) + self.ids(JobState.SCHEDULED, topic=dead)
+        for job_id in waiting:  # not the in-flight ones
+            if (wanted is not None and job_id not in wanted) or self.row(job_id) is not None:
+                continue
+            self.sql(
+                "UPDATE jobs SET topic = ?, state = 'ready', attempt = 0, enqueued_ms = ?,"
+                " due_ms = ?, seq = ? WHERE topic = ? AND id = ?",
+                *(self.topic, self.now, self.now, self.next_seq(self.topic), dead, job_id),
+            )
+            moved += 1
+        return moved
 
+    def purge(self, ids: Sequence[str] | None) -> int:
+        query = "DELETE FROM jobs WHERE topic = ? AND state != 'in_flight'"
+        if ids is None:
+            return self.sql(query, self.topic).rowcount
+        return sum(self.sql(query + " AND id = ?", self.topic, i).rowcount for i in set(ids))
 
-def _next_work(db: sqlite3.Connection, now: int, topic: str) -> tuple[bool, int | None]:
-    """Whether a job is ready now, and when the next one comes due."""
-    ready = _ids(db, topic, JobState.READY, 1)
-    sql = (
-        "SELECT MIN(CASE state WHEN ? THEN due_ms ELSE deadline_ms END)"
-        " FROM jobs WHERE topic = ? AND state != ?"
-    )
-    (upcoming,) = db.execute(sql, (SCHEDULED, topic, READY)).fetchone()
-    return bool(ready), upcoming
+    def counts(self) -> Counts:
+        row = self.sql(
+            "SELECT COUNT(*) FILTER (WHERE topic = ?1 AND state = 'scheduled') AS scheduled,"
+            " COUNT(*) FILTER (WHERE topic = ?1 AND state = 'ready') AS ready,"
+            " COUNT(*) FILTER (WHERE topic = ?1 AND state = 'in_flight') AS in_flight,"
+            " COUNT(*) FILTER (WHERE topic = ?2) AS dead FROM jobs WHERE topic IN (?1, ?2)",
+            *(self.topic, self.topic + DEAD_SUFFIX),
+        ).fetchone()
+        return Counts(**dict(row))
 
+    def list_jobs(self, state: JobState, limit: int) -> list[Job]:
+        query = f"SELECT {JOB} FROM jobs WHERE topic = ? AND state = ? ORDER BY {ORDER[state]}"
+        rows = self.sql(query + " LIMIT ?", self.topic, state.value, limit)
+        return [self.job(row) for row in rows]
 
-# -- the driver ------------------------------------------------------------------
+    def next_work(self) -> tuple[bool, int | None]:
+        """Whether a job is ready now, and when the next one comes due."""
+        (upcoming,) = self.sql(
+            "SELECT MIN(CASE state WHEN 'scheduled' THEN due_ms ELSE deadline_ms END)"
+            " FROM jobs WHERE topic = ? AND state != 'ready'",
+            self.topic,
+        ).fetchone()
+        return bool(self.ids(JobState.READY, 1)), upcoming
 
 
 class SQLiteDriver(Driver):
     """Jobs in one SQLite database (a file, or ``":memory:"``).
 
-    Several processes may share a database file: each operation is one
-    ``BEGIN IMMEDIATE`` transaction, and :meth:`wait` polls every
-    ``poll_interval`` seconds for work enqueued by another process (work
-    enqueued through this driver wakes waiters at once). Time comes from
-    ``clock`` (the system clock by default), so tests can inject a
+    Processes may share a database file: :meth:`wait` polls every
+    ``poll_interval`` seconds for work another process added (work added
+    through this driver wakes its waiters at once). Time comes from ``clock``
+    (the system clock by default), so tests can inject a
     :class:`~queue_core.FakeClock`.
     """
 
@@ -343,11 +296,11 @@ class SQLiteDriver(Driver):
         self._closed = False
         self._events: dict[str, asyncio.Event] = {}
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="sqlite-queue")
-        with translate_errors({sqlite3.Error: BackendUnavailable}, "sqlite"):
+        with translate_errors({sqlite3.Error: BackendUnavailable}, "opening the database"):
             self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            self._db.row_factory = sqlite3.Row
             self._db.execute("PRAGMA busy_timeout = 5000")
             self._db.execute("PRAGMA journal_mode = WAL")
-            self._db.execute("PRAGMA synchronous = NORMAL")
             self._db.executescript(SCHEMA)
         if isinstance(self._clock, FakeClock):
             self._clock.on_advance(self._wake_all)
@@ -356,33 +309,33 @@ class SQLiteDriver(Driver):
     def capabilities(self) -> Capabilities:
         return self._capabilities
 
-    def _transaction(self, fn: Callable[..., T], now: int, args: tuple[Any, ...]) -> T:
-        """Runs on the worker thread: ``fn`` inside one write transaction."""
+    def _transaction(self, topic: str, now: int, fn: Callable[[_Tx], T]) -> T:
+        """On the worker thread: ``fn`` inside one write transaction."""
         self._db.execute("BEGIN IMMEDIATE")
         try:
-            result = fn(self._db, now, *args)
+            result = fn(_Tx(self._db, topic, now))
         except BaseException:
             self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
         return result
 
-    async def _run(self, fn: Callable[..., T], *args: Any, wake: str | None = None) -> T:
-        """Run one transaction at the clock's current millisecond; then wake
-        the waiters of topic ``wake`` (and of its dead-letter topic)."""
+    async def _run(self, topic: str, fn: Callable[[_Tx], T], *, wake: bool = False) -> T:
+        """Run ``fn`` in a transaction at the clock's current millisecond;
+        with ``wake``, then wake the waiters of the topic and its dead letters."""
         if self._closed:
             raise Closed("the SQLite driver is closed")
         now = to_ms(self._clock.now())
         loop = asyncio.get_running_loop()
-        mapping: dict[type[BaseException], type[QueueError]] = {
-            sqlite3.OperationalError: BackendUnavailable,
+        errors: dict[type[BaseException], type[QueueError]] = {
+            sqlite3.OperationalError: BackendUnavailable,  # locked, I/O error: retryable
             sqlite3.Error: QueueError,
         }
-        with translate_errors(mapping, "sqlite"):
-            result = await loop.run_in_executor(self._executor, self._transaction, fn, now, args)
-        if wake is not None:
-            self._wake(wake)
-            self._wake(wake + DEAD_SUFFIX)
+        with translate_errors(errors, "sqlite"):
+            result = await loop.run_in_executor(self._executor, self._transaction, topic, now, fn)
+        if wake:
+            self._wake(topic)
+            self._wake(topic + DEAD_SUFFIX)
         return result
 
     def _wake(self, topic: str) -> None:
@@ -395,57 +348,57 @@ class SQLiteDriver(Driver):
             self._wake(topic)
 
     async def enqueue(self, topic: str, jobs: Sequence[NewJob]) -> list[bool]:
-        return await self._run(_enqueue, topic, jobs, wake=topic)
+        return await self._run(topic, lambda tx: tx.enqueue(jobs), wake=True)
 
     async def claim(self, topic: str, *, max_jobs: int, lease: float) -> list[Job]:
-        return await self._run(_claim, topic, max_jobs, to_ms(lease), wake=topic)
+        return await self._run(topic, lambda tx: tx.claim(max_jobs, to_ms(lease)), wake=True)
 
     async def ack_many(self, topic: str, leases: Sequence[tuple[str, str]]) -> list[Settled]:
-        return await self._run(_ack_many, topic, leases)
+        return await self._run(topic, lambda tx: tx.ack_many(leases))
 
     async def extend(self, topic: str, job_id: str, token: str, lease: float) -> float:
-        return await self._run(_extend, topic, job_id, token, to_ms(lease)) / 1000.0
+        deadline = await self._run(topic, lambda tx: tx.extend(job_id, token, to_ms(lease)))
+        return deadline / 1000.0
 
     async def retry(
         self, topic: str, job_id: str, token: str, *, delay: float, error: str | None
     ) -> None:
-        await self._run(_retry, topic, job_id, token, to_ms(delay), error, wake=topic)
+        await self._run(topic, lambda tx: tx.retry(job_id, token, to_ms(delay), error), wake=True)
 
     async def release(self, topic: str, job_id: str, token: str) -> None:
-        await self._run(_release, topic, job_id, token, wake=topic)
+        await self._run(topic, lambda tx: tx.release(job_id, token), wake=True)
 
     async def dead_letter(self, topic: str, job_id: str, token: str, *, error: str | None) -> None:
-        await self._run(_dead_letter, topic, job_id, token, error, wake=topic)
+        await self._run(topic, lambda tx: tx.dead_letter(job_id, token, error), wake=True)
 
     async def reap(self, topic: str, *, limit: int = REAP_LIMIT) -> int:
-        return await self._run(_reap, topic, limit, wake=topic)
+        return await self._run(topic, lambda tx: tx.reap(limit), wake=True)
 
     async def wait(self, topic: str, timeout: float) -> None:
         event = self._events.setdefault(topic, asyncio.Event())
-        ready, upcoming = await self._run(_next_work, topic)
+        ready, upcoming = await self._run(topic, _Tx.next_work)
         if ready:
             return
         timeout = min(timeout, self._poll)
         if upcoming is not None and not isinstance(self._clock, FakeClock):
-            timeout = min(timeout, max(0.0, (upcoming - self._clock.now() * 1000.0) / 1000.0))
+            timeout = min(timeout, max(0.0, upcoming / 1000.0 - self._clock.now()))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(event.wait(), timeout)
 
     async def counts(self, topic: str) -> Counts:
-        return await self._run(_counts, topic)
+        return await self._run(topic, _Tx.counts)
 
     async def get(self, topic: str, job_id: str) -> Job | None:
-        row = await self._run(lambda db, now: _get(db, topic, job_id))
-        return None if row is None else _job(topic, row)
+        return await self._run(topic, lambda tx: tx.get(job_id))
 
     async def list_jobs(self, topic: str, state: JobState, *, limit: int = 100) -> list[Job]:
-        return await self._run(_list, topic, state, limit)
+        return await self._run(topic, lambda tx: tx.list_jobs(state, limit))
 
     async def redrive(self, topic: str, ids: Sequence[str] | None = None) -> int:
-        return await self._run(_redrive, topic, ids, wake=topic)
+        return await self._run(topic, lambda tx: tx.redrive(ids), wake=True)
 
     async def purge(self, topic: str, ids: Sequence[str] | None = None) -> int:
-        return await self._run(_purge, topic, ids)
+        return await self._run(topic, lambda tx: tx.purge(ids))
 
     async def close(self) -> None:
         if self._closed:

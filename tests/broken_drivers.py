@@ -189,9 +189,9 @@ class PoisonNeverDeadLettered(MemoryDriver):
 
 class ClaimSkipsReap(MemoryDriver):
     """Claim does not reap expired leases first, so a job whose lease expired
-    is only claimable again once a separate reaper has run. Breaks contract
-    point 5: a claimed job neither acked nor extended is claimable again after
-    its lease (``Driver.claim`` first does what ``reap`` does)."""
+    is only claimable again once a separate reaper has run. Breaks
+    contract point 5: a claimed job neither acked nor extended is claimable
+    again after its lease (``Driver.claim`` first does what ``reap`` does)."""
 
     async def claim(self, topic: str, *, max_jobs: int, lease: float) -> list[Job]:
         store = self._store(topic)

@@ -25,9 +25,14 @@ def _describe(report: ConformanceReport) -> str:
 
 
 def _first_assertion(text: str) -> str:
-    """The line of a failure's traceback that says what went wrong."""
-    lines = [line for line in text.splitlines() if "Error" in line.split(":")[0]]
-    return lines[-1] if lines else (text.strip().splitlines() or [""])[-1]
+    """What went wrong, from a failure's traceback: the exception line, and
+    for a bare ``assert`` the source line above it."""
+    lines = [line.strip() for line in text.splitlines() if line.strip().strip("^~")]
+    for i in range(len(lines) - 1, -1, -1):
+        head = lines[i].split(":")[0]
+        if head.endswith(("Error", "Exception")) and " " not in head:
+            return lines[i] if ":" in lines[i] or i == 0 else f"{lines[i]}: {lines[i - 1]}"
+    return lines[-1] if lines else ""
 
 
 @pytest.mark.parametrize("broken", BROKEN_DRIVERS, ids=lambda cls: cls.__name__)
