@@ -166,7 +166,7 @@ async def check_chain_wakeup_of_idle_consumers(ctx: KitContext) -> None:
         async with asyncio.timeout(5):
             await everyone.wait()
 
-    options = SubscribeOptions(concurrency=1, poll_interval=4.5)
+    options = SubscribeOptions(concurrency=1, prefetch=0, poll_interval=4.5)
     consumers = [await service.subscribe(topic, handler, options) for _ in range(5)]
     for consumer in consumers:
         await consumer.wait_idle()

@@ -165,7 +165,10 @@ async def test_hooks_see_every_step_of_every_outcome() -> None:
         if job.id != "ok":
             raise failure
 
-    consumer = await service.subscribe("t", handler, SubscribeOptions(concurrency=1))
+    # no prefetch: the next job is claimed only once the last one settled,
+    # so the hooks of consecutive jobs cannot interleave
+    options = SubscribeOptions(concurrency=1, prefetch=0)
+    consumer = await service.subscribe("t", handler, options)
     await consumer.wait_idle()
     steps = [(e.hook, e.job_id, e.outcome) for e in hooks.events]
     assert steps == [

@@ -156,9 +156,9 @@ class QueueConsumer:
         options = self._options
         limit = min(options.effective_batch_size, self._max_batch)
         while not self._closing:
-            room = options.concurrency - len(self._held)
+            room = options.max_held - len(self._held)
             if room <= 0:
-                await self._wait_room(lambda: len(self._held) < options.concurrency)
+                await self._wait_room(lambda: len(self._held) < options.max_held)
                 continue
             self._claim_gen += 1
             gen = self._claim_gen

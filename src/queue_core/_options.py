@@ -93,6 +93,10 @@ class SubscribeOptions:
     * ``concurrency``: handlers running at once (sync handlers use a thread
       pool of this size).
     * ``batch_size``: most jobs claimed per driver call (default: concurrency).
+    * ``prefetch``: jobs claimed ahead of free handlers, so the next job is
+      at hand when one finishes (default: ``batch_size``; 0 to claim only for
+      idle handlers). Prefetched jobs are leased (and renewed) while they
+      wait; on close they are released without using up an attempt.
     * ``lease``: seconds a claim holds a job; the runtime renews it every
       ``lease / 3`` while the handler runs.
     * ``poll_interval``: longest an idle consumer blocks before it claims again
@@ -106,6 +110,7 @@ class SubscribeOptions:
 
     concurrency: int = 10
     batch_size: int | None = None
+    prefetch: int | None = None
     lease: float = 30.0
     poll_interval: float = 2.0
     shutdown_grace: float = 10.0
@@ -119,6 +124,12 @@ class SubscribeOptions:
                 continue
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise InvalidArgument(f"{name} must be an int >= 1, not {value!r}")
+        if self.prefetch is not None and (
+            isinstance(self.prefetch, bool)
+            or not isinstance(self.prefetch, int)
+            or self.prefetch < 0
+        ):
+            raise InvalidArgument(f"prefetch must be an int >= 0, not {self.prefetch!r}")
         validate_duration("lease", self.lease, minimum=0.0, allow_zero=False)
         validate_duration("poll_interval", self.poll_interval, minimum=0.0, allow_zero=False)
         validate_duration("shutdown_grace", self.shutdown_grace)
@@ -130,3 +141,9 @@ class SubscribeOptions:
     @property
     def effective_batch_size(self) -> int:
         return self.batch_size or self.concurrency
+
+    @property
+    def max_held(self) -> int:
+        """Jobs a consumer holds at most: running plus prefetched."""
+        prefetch = self.effective_batch_size if self.prefetch is None else self.prefetch
+        return self.concurrency + prefetch
