@@ -34,6 +34,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from queue_core import (
+    BackendUnavailable,
     Driver,
     EnqueueOptions,
     Hooks,
@@ -281,8 +282,8 @@ async def main_async(args: argparse.Namespace) -> int:
     topic = f"demo-{int(time.time() * 1000)}"
     try:
         ok = await run_demo(driver, topic, jobs=args.jobs, seed=args.seed)
-    except Exception as exc:  # the server is not there, most likely
-        print(f"the demo failed on Redis at {args.redis}: {exc!r}", file=sys.stderr)
+    except BackendUnavailable as exc:
+        print(f"cannot reach Redis at {args.redis} ({exc}); is it running?", file=sys.stderr)
         return 2
     finally:
         await close_client()
