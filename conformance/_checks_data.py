@@ -229,3 +229,24 @@ async def check_topic_isolation(ctx: KitContext) -> None:
     assert await driver.counts(b) == before, "another topic's counts changed"
     after = [await driver.list_jobs(b, state) for state in JobState]
     assert [[j.id for j in s] for s in after] == [[j.id for j in s] for s in listed]
+
+
+@check(4, 10)
+async def check_reused_id_gets_a_fresh_schedule(ctx: KitContext) -> None:
+    """A job id used again after its job was purged or acked is a new job:
+    the new job's delay holds, nothing of the old one leaks into it."""
+    driver = await ctx.driver()
+    topic = ctx.topic("reuse")
+    await driver.enqueue(topic, [NewJob(id="again", payload=b"old", priority=5)])
+    assert await driver.purge(topic) == 1
+    await driver.enqueue(topic, [NewJob(id="again", payload=b"new", delay=60)])
+    assert await driver.claim(topic, max_jobs=1, lease=1) == [], "claimed a delayed job early"
+    ctx.clock.advance(60)
+    (job,) = await driver.claim(topic, max_jobs=1, lease=1)
+    assert (job.payload, job.priority, job.attempt) == (b"new", 0, 1)
+    assert await driver.ack(topic, "again", job.lease_token or "") is True
+    await driver.enqueue(topic, [NewJob(id="again", payload=b"third", delay=5)])
+    assert await driver.claim(topic, max_jobs=1, lease=1) == [], "claimed a delayed job early"
+    ctx.clock.advance(5)
+    (job,) = await driver.claim(topic, max_jobs=1, lease=1)
+    assert (job.payload, job.attempt) == (b"third", 1)

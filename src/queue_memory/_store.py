@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+import itertools
 from dataclasses import dataclass, field
 
 from queue_core import Job, JobState
 
 __all__ = ["Rec", "TopicStore"]
+
+# one counter for every record of every store: a heap entry left behind by a
+# deleted job can never match a later job that reuses its id
+_versions = itertools.count(1)
 
 
 @dataclass(slots=True)
@@ -77,11 +82,11 @@ class TopicStore:
             self.n_scheduled -= 1
         else:
             self.n_inflight -= 1
-        rec.ver += 1
+        rec.ver = next(_versions)
 
     def add(self, rec: Rec, now_ms: int) -> None:
         self.jobs[rec.id] = rec
-        rec.ver += 1
+        rec.ver = next(_versions)
         self._enter(rec, now_ms)
 
     def _enter(self, rec: Rec, now_ms: int) -> None:
