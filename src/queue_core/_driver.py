@@ -92,6 +92,26 @@ class Driver(ABC):
             raise LeaseLost(topic, job_id)
         return outcome is Settled.ACKED
 
+    async def ack_and_claim(
+        self,
+        topic: str,
+        leases: Sequence[tuple[str, str]],
+        *,
+        max_jobs: int,
+        lease: float,
+    ) -> tuple[list[Settled], list[Job]]:
+        """:meth:`ack_many` then :meth:`claim`, in one backend round trip
+        where the backend allows it (the runtime settles finished jobs and
+        fetches their successors with this call). Same results as the two
+        calls in sequence; ``max_jobs`` may be 0 (ack only). If it raises
+        :class:`~queue_core.BackendUnavailable`, the acks may or may not have
+        applied (re-acking is safe) and any jobs it claimed come back after
+        their lease. Override it only to save the round trip.
+        """
+        outcomes = await self.ack_many(topic, leases)
+        jobs = await self.claim(topic, max_jobs=max_jobs, lease=lease) if max_jobs > 0 else []
+        return outcomes, jobs
+
     @abstractmethod
     async def extend(self, topic: str, job_id: str, token: str, lease: float) -> float:
         """Set the lease deadline to ``now + lease`` and return it.

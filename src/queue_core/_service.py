@@ -26,8 +26,9 @@ _DEFAULT_ENQUEUE = EnqueueOptions()
 
 
 def new_job_id() -> str:
-    """A fresh random job id (128 bits, URL-safe)."""
-    return secrets.token_urlsafe(16)
+    """A fresh random job id: 96 random bits, 16 URL-safe characters
+    (short, because every id is stored several times by a backend)."""
+    return secrets.token_urlsafe(12)
 
 
 class QueueService:
