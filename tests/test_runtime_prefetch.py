@@ -4,8 +4,9 @@ releases the prefetched ones (without using an attempt) on close."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
-from queue_core import Job, QueueService, SubscribeOptions
+from queue_core import Job, QueueService, Settled, SubscribeOptions
 from tests.fakes import ScriptedDriver, async_test, make_job
 
 
@@ -51,4 +52,42 @@ async def test_prefetch_zero_claims_only_for_idle_handlers() -> None:
     await running.wait()
     assert len(driver.script) == 3
     await consumer.close(grace=0)
+    await service.close()
+
+
+class RecordingAckClaim(ScriptedDriver):
+    async def ack_and_claim(
+        self,
+        topic: str,
+        leases: Sequence[tuple[str, str]],
+        *,
+        max_jobs: int,
+        lease: float,
+    ) -> tuple[list[Settled], list[Job]]:
+        self.record("ack_and_claim", topic, list(leases), max_jobs=max_jobs)
+        return await super().ack_and_claim(topic, leases, max_jobs=max_jobs, lease=lease)
+
+
+@async_test
+async def test_a_full_consumer_acks_and_fetches_successors_in_one_call() -> None:
+    driver = RecordingAckClaim([make_job(f"j{i}") for i in range(60)])
+    service = QueueService(driver)
+    seen: list[str] = []
+    done = asyncio.Event()
+
+    async def handler(job: Job) -> None:
+        seen.append(job.id)
+        await asyncio.sleep(0)
+        if len(seen) == 60:
+            done.set()
+
+    options = SubscribeOptions(concurrency=3, prefetch=2)
+    consumer = await service.subscribe("t", handler, options)
+    await done.wait()
+    await consumer.wait_idle()
+    assert sorted(seen) == sorted(f"j{i}" for i in range(60)), "a job ran twice or never"
+    assert driver.count("ack_and_claim") > 0, "successors were never fetched with the acks"
+    assert all(call.kwargs["max_jobs"] <= 5 for call in driver.of("ack_and_claim"))
+    acked = [job_id for call in driver.of("ack_many") for job_id, _ in call.args[1]]
+    assert sorted(acked) == sorted(seen), "every job acked exactly once"
     await service.close()

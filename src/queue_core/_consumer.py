@@ -79,6 +79,9 @@ class QueueConsumer:
             else ThreadPoolExecutor(options.concurrency, thread_name_prefix=f"queue-{topic}")
         )
         self._max_batch = max(1, driver.capabilities.max_batch)
+        self._claim_limit = min(options.effective_batch_size, self._max_batch)
+        self._reserved = 0  # slots an in-flight ack_and_claim may fill
+        self._parked = False  # the fetcher waits for room
         self._held: dict[str, _Held] = {}
         self._buffer: asyncio.Queue[Any] = asyncio.Queue()
         self._room = asyncio.Event()
@@ -154,11 +157,17 @@ class QueueConsumer:
     async def _fetch_loop(self) -> None:
         failures = 0
         options = self._options
-        limit = min(options.effective_batch_size, self._max_batch)
+        limit = self._claim_limit
         while not self._closing:
-            room = options.max_held - len(self._held)
+            room = options.max_held - len(self._held) - self._reserved
             if room <= 0:
-                await self._wait_room(lambda: len(self._held) < options.max_held)
+                self._parked = True
+                try:
+                    await self._wait_room(
+                        lambda: len(self._held) + self._reserved < options.max_held
+                    )
+                finally:
+                    self._parked = False
                 continue
             self._claim_gen += 1
             gen = self._claim_gen
@@ -183,11 +192,7 @@ class QueueConsumer:
                 continue
             failures = 0
             if jobs:
-                self._counters["claimed"] += len(jobs)
-                now = asyncio.get_running_loop().time()
-                for job in jobs:
-                    self._held[job.id] = _Held(job, job.lease_token or "", now, now + options.lease)
-                    self._buffer.put_nowait(job)
+                self._take(jobs)
                 continue
             if not self._held:
                 self._resolve_idle(gen)
@@ -196,6 +201,17 @@ class QueueConsumer:
                 await self._wait_room(lambda: not self._held)
                 continue
             await self._pause(options.poll_interval, wait_for_work=True)
+
+    def _take(self, jobs: list[Job]) -> None:
+        """Hold freshly claimed jobs and queue them for the workers."""
+        if not jobs:
+            return
+        self._counters["claimed"] += len(jobs)
+        now = asyncio.get_running_loop().time()
+        lease = self._options.lease
+        for job in jobs:
+            self._held[job.id] = _Held(job, job.lease_token or "", now, now + lease)
+            self._buffer.put_nowait(job)
 
     async def _wait_room(self, ready: Callable[[], bool]) -> None:
         self._room.clear()
@@ -413,9 +429,29 @@ class QueueConsumer:
                 batch = self._ack_pending[: self._max_batch]
                 del self._ack_pending[: self._max_batch]
                 leases = [(held.job.id, held.token) for held in batch]
-                _, outcomes = await self._with_backend_retry(
-                    batch[0].job.id, functools.partial(self._driver.ack_many, self._topic, leases)
-                )
+                # the fetcher waits for room: fetch the successors in this call
+                want = 0
+                if self._parked and not self._closing:
+                    free = self._options.max_held - (len(self._held) - len(batch))
+                    want = max(0, min(free - self._reserved, self._claim_limit))
+                self._reserved += want
+                try:
+                    if want:
+                        call = functools.partial(
+                            self._driver.ack_and_claim,
+                            self._topic,
+                            leases,
+                            max_jobs=want,
+                            lease=self._options.lease,
+                        )
+                        _, both = await self._with_backend_retry(batch[0].job.id, call)
+                        outcomes, jobs = both if both is not None else (None, [])
+                    else:
+                        ack = functools.partial(self._driver.ack_many, self._topic, leases)
+                        _, outcomes = await self._with_backend_retry(batch[0].job.id, ack)
+                        jobs = []
+                finally:
+                    self._reserved -= want
                 results: list[Settled | None] = (
                     list(outcomes) if outcomes is not None else [None] * len(batch)
                 )
@@ -429,6 +465,7 @@ class QueueConsumer:
                         self._counters["acked"] += 1
                         result = Outcome.ACKED
                     self._finish(held.job, result, None, held.started_at)
+                self._take(jobs)
         finally:
             self._ack_task = None
 
