@@ -57,12 +57,13 @@ class Rec:
 @dataclass(slots=True)
 class TopicStore:
     """Jobs of one topic plus three lazily cleaned heaps (stale entries are
-    skipped by comparing the record's ``ver``)."""
+    skipped by comparing the record's ``ver``). Entries order by the
+    contract's keys, then the job id; ``ver`` never decides an order."""
 
     jobs: dict[str, Rec] = field(default_factory=dict)
-    ready: list[tuple[int, int, int, int, str]] = field(default_factory=list)
-    scheduled: list[tuple[int, int, int, str]] = field(default_factory=list)
-    inflight: list[tuple[int, int, int, str]] = field(default_factory=list)
+    ready: list[tuple[int, int, int, str, int]] = field(default_factory=list)
+    scheduled: list[tuple[int, int, str, int]] = field(default_factory=list)
+    inflight: list[tuple[int, int, str, int]] = field(default_factory=list)
     seq: int = 0
     n_ready: int = 0
     n_scheduled: int = 0
@@ -95,11 +96,11 @@ class TopicStore:
         if rec.due_ms > now_ms:
             rec.state = JobState.SCHEDULED
             self.n_scheduled += 1
-            heapq.heappush(self.scheduled, (rec.due_ms, rec.seq, rec.ver, rec.id))
+            heapq.heappush(self.scheduled, (rec.due_ms, rec.seq, rec.id, rec.ver))
         else:
             rec.state = JobState.READY
             self.n_ready += 1
-            heapq.heappush(self.ready, (-rec.priority, rec.due_ms, rec.seq, rec.ver, rec.id))
+            heapq.heappush(self.ready, (-rec.priority, rec.due_ms, rec.seq, rec.id, rec.ver))
 
     def make_due(self, rec: Rec, due_ms: int, now_ms: int) -> None:
         """Move ``rec`` to ready or scheduled, due at ``due_ms``."""
@@ -113,7 +114,7 @@ class TopicStore:
         rec.token = token
         rec.deadline_ms = deadline_ms
         self.n_inflight += 1
-        heapq.heappush(self.inflight, (deadline_ms, rec.seq, rec.ver, rec.id))
+        heapq.heappush(self.inflight, (deadline_ms, rec.seq, rec.id, rec.ver))
 
     def remove(self, rec: Rec) -> None:
         self._leave(rec)
@@ -124,7 +125,7 @@ class TopicStore:
     def promote_due(self, now_ms: int) -> None:
         heap = self.scheduled
         while heap and heap[0][0] <= now_ms:
-            _, _, ver, job_id = heapq.heappop(heap)
+            _, _, job_id, ver = heapq.heappop(heap)
             rec = self.jobs.get(job_id)
             if rec is not None and rec.ver == ver:
                 self.make_due(rec, rec.due_ms, now_ms)
@@ -132,7 +133,7 @@ class TopicStore:
     def pop_ready(self) -> Rec | None:
         heap = self.ready
         while heap:
-            _, _, _, ver, job_id = heapq.heappop(heap)
+            _, _, _, job_id, ver = heapq.heappop(heap)
             rec = self.jobs.get(job_id)
             if rec is not None and rec.ver == ver:
                 return rec
@@ -141,7 +142,7 @@ class TopicStore:
     def pop_expired(self, now_ms: int) -> Rec | None:
         heap = self.inflight
         while heap and heap[0][0] <= now_ms:
-            _, _, ver, job_id = heapq.heappop(heap)
+            _, _, job_id, ver = heapq.heappop(heap)
             rec = self.jobs.get(job_id)
             if rec is not None and rec.ver == ver:
                 return rec
