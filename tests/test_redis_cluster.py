@@ -21,18 +21,19 @@ def test_every_key_of_a_topic_maps_to_one_slot(redis_cluster_url: str) -> None:
             driver = RedisDriver(client)
             topic = unique_topic()
             keys = topic_keys("queue", topic)
-            names = [*keys.all, *keys.dead.all, *keys.dead.dead.all, keys.claim_cache("r")]
+            names = [*keys.all, *keys.dead.all, *keys.dead.dead.all]
+            names += [keys.claim_cache("r"), keys.request("r")]
             slots = {client.keyslot(name) for name in names}
             assert len(slots) == 1
             # the server agrees, and every key the scripts made is among them
             await driver.enqueue(topic, [NewJob(id="a", payload=b"x"), NewJob(id="b", payload=b"")])
             (job,) = await driver.claim(topic, max_jobs=1, lease=5)
             await driver.dead_letter(topic, job.id, job.lease_token or "", error="e")
-            node = client.get_node_from_key(keys.meta)
+            node = client.get_node_from_key(keys.jobs)
             made = await client.execute_command("KEYS", f"queue:{{{topic}}}*", target_nodes=node)
             made = {name.decode() for name in made}
             assert made
-            assert made <= set(names) | {name for name in made if ":claim:" in name}
+            assert made <= set(names) | {n for n in made if ":claim:" in n or ":req:" in n}
             for name in made:
                 slot = await client.execute_command("CLUSTER", "KEYSLOT", name, target_nodes=node)
                 assert slot in slots
@@ -49,7 +50,7 @@ def test_topics_on_different_nodes_work_at_once(redis_cluster_url: str) -> None:
             topics: dict[str, str] = {}  # node name -> topic
             while len(topics) < 3:
                 topic = unique_topic()
-                node = client.get_node_from_key(topic_keys("queue", topic).meta)
+                node = client.get_node_from_key(topic_keys("queue", topic).jobs)
                 assert node is not None
                 topics.setdefault(node.name, topic)
             service = QueueService(RedisDriver(client))

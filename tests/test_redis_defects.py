@@ -65,8 +65,8 @@ def test_defect_2_a_delayed_high_priority_job_never_blocks_due_ones(redis_url: s
         urgent_later = NewJob(id="urgent", payload=b"", priority=MAX_PRIORITY, delay=3600)
         await driver.enqueue(topic, [urgent_later, NewJob(id="low", payload=b"", priority=-5)])
         keys = topic_keys("queue", topic)
-        assert await client.zcard(keys.all[4]) == 1  # :scheduled holds the delayed job
-        assert await client.zcard(keys.all[3]) == 1  # :ready only the due one
+        assert await client.zcard(f"{keys.stem}:scheduled") == 1  # :scheduled holds the delayed job
+        assert await client.zcard(f"{keys.stem}:ready") == 1  # :ready only the due one
         assert await _drain(driver, topic) == ["low"]
         clock.advance(3600)
         assert await _drain(driver, topic) == ["urgent"]  # promoted inside claim

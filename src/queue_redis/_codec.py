@@ -40,8 +40,8 @@ def decode_error(raw: bytes | None) -> str | None:
 
 
 def _job(topic: str, job_id: bytes, meta: bytes, payload: bytes | None, error: bytes | None) -> Job:
-    (state, prio, max_attempts, enqueued, due, _seq, attempt, fence, deadline, token, _rid) = (
-        meta.split(b"|")
+    (state, prio, max_attempts, enqueued, due, _seq, attempt, fence, deadline, token) = meta.split(
+        b"|"
     )
     in_flight = state == b"f"
     return Job(

@@ -63,8 +63,9 @@ class RedisDriver(Driver):
     * ``command_timeout``: the longest one script call may take before it
       fails with :class:`~queue_core.BackendUnavailable` (``None``: the
       client's own timeouts only).
-    * ``claim_cache_ttl``: how long a claim's result is kept, so that a
-      claim re-sent after a lost reply returns the same jobs.
+    * ``claim_cache_ttl``: how long a call's answer is kept, so that a
+      call re-sent after a lost reply (claim, enqueue, retry, release,
+      dead letter) is answered as the first one was.
     """
 
     def __init__(
@@ -94,7 +95,7 @@ class RedisDriver(Driver):
             push_wakeup=True,
         )
         self._block_timeout = block_timeout
-        self._claim_cache_ms = clamp_ms(claim_cache_ttl)
+        self._claim_cache_ms = max(1, clamp_ms(claim_cache_ttl))
         self._run = ScriptRunner(client, command_timeout)
         self._blocker = Blocker(client)
         self._keys: dict[str, TopicKeys] = {}
@@ -156,13 +157,15 @@ class RedisDriver(Driver):
         for job in jobs:
             validate_payload(job.payload, limit)
         created: list[bool] = []
-        for start in range(0, len(jobs), self._capabilities.max_batch):
-            args: list[Any] = [self._now(), _request_id()]
-            for job in jobs[start : start + self._capabilities.max_batch]:
-                run_at = "" if job.run_at is None else str(clamp_ms(job.run_at))
-                args += [job.id, job.payload, job.priority, job.max_attempts, run_at]
-                args.append(clamp_ms(job.delay))
-            reply = await self._run("enqueue", keys.all, args)
+        batch = self._capabilities.max_batch
+        for start in range(0, len(jobs), batch):
+            rid = _request_id()
+            args: list[Any] = [self._now(), self._claim_cache_ms]
+            for job in jobs[start : start + batch]:
+                run_at = b"" if job.run_at is None else clamp_ms(job.run_at)
+                delay = clamp_ms(job.delay) if job.delay else 0
+                args += (job.id, job.payload, job.priority, job.max_attempts, run_at, delay)
+            reply = await self._run("enqueue", (*keys.all, keys.request(rid)), args)
             created += [flag == 1 for flag in reply]
         return created
 
@@ -179,6 +182,29 @@ class RedisDriver(Driver):
             claimed += jobs
             if len(jobs) < want or len(claimed) >= max_jobs:
                 return claimed
+
+    async def ack_and_claim(
+        self,
+        topic: str,
+        leases: Sequence[tuple[str, str]],
+        *,
+        max_jobs: int,
+        lease: float,
+    ) -> tuple[list[Settled], list[Job]]:
+        """One script (``ack_claim.lua``) when the leases fit one page and
+        the jobs one batch; otherwise :meth:`ack_many` then :meth:`claim`."""
+        want = min(max_jobs, self._capabilities.max_batch)
+        if max_jobs < 1 or len(leases) > PAGE or want < max_jobs:
+            return await super().ack_and_claim(topic, leases, max_jobs=max_jobs, lease=lease)
+        keys = self._topic(topic)
+        rid = _request_id()
+        args: list[Any] = [self._now(), rid, want, clamp_ms(lease), REAP_LIMIT, PROMOTE_LIMIT]
+        args.append(self._claim_cache_ms)
+        for pair in leases:
+            args += pair
+        keys_ = (*keys.all, *keys.dead.all, keys.claim_cache(rid))
+        codes, reply = await self._run("ack_claim", keys_, args)
+        return [_SETTLED[code] for code in codes], jobs_from_reply(topic, reply)
 
     async def ack_many(self, topic: str, leases: Sequence[tuple[str, str]]) -> list[Settled]:
         keys = self._topic(topic)
@@ -200,18 +226,24 @@ class RedisDriver(Driver):
         self, topic: str, job_id: str, token: str, *, delay: float, error: str | None
     ) -> None:
         keys = self._topic(topic)
-        args = [self._now(), _request_id(), job_id, token, clamp_ms(delay), *encode_error(error)]
-        self._lease_lost(await self._run("retry", keys.all, args), topic, job_id)
+        rid = _request_id()
+        args = [self._now(), self._claim_cache_ms, job_id, token, clamp_ms(delay)]
+        args += encode_error(error)
+        code = await self._run("retry", (*keys.all, keys.request(rid)), args)
+        self._lease_lost(code, topic, job_id)
 
     async def release(self, topic: str, job_id: str, token: str) -> None:
         keys = self._topic(topic)
-        args = [self._now(), _request_id(), job_id, token]
-        self._lease_lost(await self._run("release", keys.all, args), topic, job_id)
+        rid = _request_id()
+        args = [self._now(), self._claim_cache_ms, job_id, token]
+        code = await self._run("release", (*keys.all, keys.request(rid)), args)
+        self._lease_lost(code, topic, job_id)
 
     async def dead_letter(self, topic: str, job_id: str, token: str, *, error: str | None) -> None:
         keys = self._topic(topic)
-        args = [self._now(), _request_id(), job_id, token, *encode_error(error)]
-        code = await self._run("dead_letter", (*keys.all, *keys.dead.all), args)
+        rid = _request_id()
+        args = [self._now(), self._claim_cache_ms, job_id, token, *encode_error(error)]
+        code = await self._run("dead_letter", (*keys.all, *keys.dead.all, keys.request(rid)), args)
         self._lease_lost(code, topic, job_id)
 
     async def reap(self, topic: str, *, limit: int = REAP_LIMIT) -> int:
@@ -274,7 +306,7 @@ class RedisDriver(Driver):
     async def counts(self, topic: str) -> Counts:
         keys = self._topic(topic)
         scheduled, ready, in_flight, dead = await self._run(
-            "counts", (*keys.all, keys.dead.meta), []
+            "counts", (*keys.all, keys.dead.jobs), []
         )
         return Counts(scheduled=scheduled, ready=ready, in_flight=in_flight, dead=dead)
 
@@ -304,14 +336,14 @@ class RedisDriver(Driver):
             if len(unique) > PAGE:
                 unique = await self._claim_order(keys.dead, unique)
             for start in range(0, len(unique), PAGE):
-                args: list[Any] = [self._now(), _request_id(), "ids"]
+                args: list[Any] = [self._now(), "ids"]
                 args += unique[start : start + PAGE]
                 moved += (await self._run("redrive", both, args))[0]
             return moved
         for phase in ("r", "s"):
             offset = 0
             while True:
-                args = [self._now(), _request_id(), "scan", phase, offset, PAGE]
+                args = [self._now(), "scan", phase, offset, PAGE]
                 done, skipped, scanned = await self._run("redrive", both, args)
                 moved += done
                 offset += skipped

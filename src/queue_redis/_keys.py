@@ -4,8 +4,8 @@ Redis Cluster slot and a dead-letter move or a redrive is one script.
 
 Layout for ``prefix = "queue"``, topic ``orders``::
 
-    queue:{orders}:meta        HASH  job id -> small fields (state, priority, ...)
-    queue:{orders}:payload     HASH  job id -> payload bytes
+    queue:{orders}:jobs        HASH  job id -> small fields (state, priority, ...)
+                                     then the payload bytes
     queue:{orders}:errors      HASH  job id -> last error
     queue:{orders}:ready       ZSET  due jobs in claim order
     queue:{orders}:scheduled   ZSET  jobs not yet due, by due time
@@ -13,7 +13,8 @@ Layout for ``prefix = "queue"``, topic ``orders``::
     queue:{orders}:seq         STRING the topic's enqueue sequence
     queue:{orders}:notify      LIST  wake-up tokens (bounded)
     queue:{orders}:claim:<rid> STRING a claim's result, kept a few seconds
-    queue:{orders}:dead:meta   ... the same roles for ``orders:dead``
+    queue:{orders}:req:<rid>   STRING another call's answer, kept a few seconds
+    queue:{orders}:dead:jobs   ... the same roles for ``orders:dead``
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from queue_core import DEAD_SUFFIX, InvalidArgument, validate_topic
 
 __all__ = ["TopicKeys", "base_topic", "topic_keys", "validate_prefix"]
 
-ROLES: Final = ("meta", "payload", "errors", "ready", "scheduled", "inflight", "seq", "notify")
+ROLES: Final = ("jobs", "errors", "ready", "scheduled", "inflight", "seq", "notify")
 _PREFIX = re.compile(r"[A-Za-z0-9_.:\-]{1,64}")
 
 
@@ -54,12 +55,12 @@ class TopicKeys:
 
     @property
     def all(self) -> tuple[str, ...]:
-        """The eight keys of ``KEYS[i..i+7]`` in the scripts."""
+        """The seven keys of ``KEYS[i..i+6]`` in the scripts."""
         return tuple(f"{self.stem}:{role}" for role in ROLES)
 
     @property
-    def meta(self) -> str:
-        return f"{self.stem}:meta"
+    def jobs(self) -> str:
+        return f"{self.stem}:jobs"
 
     @property
     def notify(self) -> str:
@@ -67,6 +68,10 @@ class TopicKeys:
 
     def claim_cache(self, request_id: str) -> str:
         return f"{self.stem}:claim:{request_id}"
+
+    def request(self, request_id: str) -> str:
+        """The key that keeps a re-sendable call's answer for a while."""
+        return f"{self.stem}:req:{request_id}"
 
     @property
     def dead(self) -> TopicKeys:

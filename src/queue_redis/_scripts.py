@@ -20,6 +20,7 @@ __all__ = ["SCRIPT_NAMES", "Script", "ScriptRunner", "load_scripts"]
 
 SCRIPT_NAMES: Final = (
     "ack",
+    "ack_claim",
     "claim",
     "counts",
     "dead_letter",

@@ -1,22 +1,25 @@
 -- queue_redis: helpers prepended to every script (see _scripts.py).
 --
--- A topic's keys arrive as eight consecutive KEYS (see _keys.py), all under
+-- A topic's keys arrive as seven consecutive KEYS (see _keys.py), all under
 -- one hash tag:
---   meta      HASH  id -> "state|priority|max_attempts|enqueued_ms|due_ms|
---                          seq|attempt|fence|deadline_ms|token|rid"
---   payload   HASH  id -> payload bytes
+--   jobs      HASH  id -> "state|priority|max_attempts|enqueued_ms|due_ms|
+--                          seq|attempt|fence|deadline_ms|token|" .. payload
 --   errors    HASH  id -> last error (absent: no error)
---   ready     ZSET  score -priority, member %016d(due_ms) %016d(seq) id
---   scheduled ZSET  score due_ms, member %016d(seq) id
---   inflight  ZSET  score deadline_ms, member %016d(seq) id
+--   ready     ZSET  score -priority, member %014x(due_ms) %014x(seq) id
+--   scheduled ZSET  score due_ms, member %014x(seq) id
+--   inflight  ZSET  score deadline_ms, member %014x(seq) id
 --   seq       STRING per-topic enqueue sequence (INCR)
 --   notify    LIST  wake-up tokens for BLPOP, at most NOTIFY_CAP long
--- state is r (ready), s (scheduled) or f (in flight). rid is the request id
--- of the last call that moved the job, so that a re-sent call (redis-py
--- retries after a connection error) is recognised and answered alike.
+-- state is r (ready), s (scheduled) or f (in flight). Members are fixed
+-- width lowercase hex, so their byte order is the (due_ms, seq) order.
+-- A call that may be re-sent (redis-py retries after a connection error)
+-- leaves its answer in a short-lived request key of its own (KEYS), so
+-- that the re-sent call is recognised and answered alike.
 
 local NOTIFY_CAP = 16
 local MAX_MS = 9007199254740991
+local READY_CUT = 29 -- first byte of the id in a ready member
+local SEQ_CUT = 15 -- first byte of the id in a scheduled or inflight member
 
 local function now_ms(override)
   if override ~= nil and override ~= '' then
@@ -28,9 +31,9 @@ end
 
 local function topic_keys(i)
   return {
-    meta = KEYS[i], payload = KEYS[i + 1], errors = KEYS[i + 2],
-    ready = KEYS[i + 3], scheduled = KEYS[i + 4], inflight = KEYS[i + 5],
-    seq = KEYS[i + 6], notify = KEYS[i + 7],
+    jobs = KEYS[i], errors = KEYS[i + 1], ready = KEYS[i + 2],
+    scheduled = KEYS[i + 3], inflight = KEYS[i + 4], seq = KEYS[i + 5],
+    notify = KEYS[i + 6],
   }
 end
 
@@ -46,35 +49,39 @@ local function decode(raw)
     f[i] = string.sub(raw, pos, j - 1)
     pos = j + 1
   end
-  f[11] = string.sub(raw, pos)
   return {
     state = f[1], prio = tonumber(f[2]), max_attempts = tonumber(f[3]),
     enqueued = tonumber(f[4]), due = tonumber(f[5]), seq = tonumber(f[6]),
     attempt = tonumber(f[7]), fence = tonumber(f[8]),
-    deadline = tonumber(f[9]), token = f[10], rid = f[11],
+    deadline = tonumber(f[9]), token = f[10], payload = string.sub(raw, pos),
   }
 end
 
-local function encode(m)
+-- the meta fields without the payload (also the reply's meta)
+local function encode_meta(m)
   local deadline = ''
   if m.deadline then deadline = int(m.deadline) end
   return table.concat({
     m.state, int(m.prio), int(m.max_attempts), int(m.enqueued), int(m.due),
-    int(m.seq), int(m.attempt), int(m.fence), deadline, m.token, m.rid,
+    int(m.seq), int(m.attempt), int(m.fence), deadline, m.token,
   }, '|')
 end
 
+local function store(K, id, m)
+  redis.call('HSET', K.jobs, id, encode_meta(m) .. '|' .. m.payload)
+end
+
 local function ready_member(m, id)
-  return string.format('%016d%016d', m.due, m.seq) .. id
+  return string.format('%014x%014x', m.due, m.seq) .. id
 end
 
 local function seq_member(m, id)
-  return string.format('%016d', m.seq) .. id
+  return string.format('%014x', m.seq) .. id
 end
 
--- the job's meta, or nil
+-- the job's record, or nil
 local function load(K, id)
-  local raw = redis.call('HGET', K.meta, id)
+  local raw = redis.call('HGET', K.jobs, id)
   if not raw then return nil end
   return decode(raw)
 end
@@ -90,8 +97,8 @@ local function unlink(K, id, m)
   end
 end
 
--- put the job in ready (due) or scheduled (not yet due) and store its meta;
--- the lease, if any, is voided
+-- put the job in ready (due) or scheduled (not yet due) and store it; the
+-- lease, if any, is voided
 local function place(K, id, m, now)
   m.token = ''
   m.deadline = nil
@@ -102,7 +109,7 @@ local function place(K, id, m, now)
     m.state = 'r'
     redis.call('ZADD', K.ready, -m.prio, ready_member(m, id))
   end
-  redis.call('HSET', K.meta, id, encode(m))
+  store(K, id, m)
 end
 
 local function notify(K)
@@ -119,22 +126,23 @@ local function set_error(K, id, err)
 end
 
 local function forget(K, id)
-  redis.call('HDEL', K.meta, id)
-  redis.call('HDEL', K.payload, id)
+  redis.call('HDEL', K.jobs, id)
   redis.call('HDEL', K.errors, id)
+end
+
+-- remember a re-sendable call's answer under its request key
+local function remember(key, answer, ttl_ms)
+  redis.call('SET', key, answer, 'PX', ttl_ms)
 end
 
 -- move a job (already unlinked from S's sorted sets) to the dead-letter
 -- topic D as a ready job with a new sequence there; if D already holds the
 -- id, the job is only removed from S
-local function bury(S, D, id, m, err, now, rid)
-  local payload = redis.call('HGET', S.payload, id)
+local function bury(S, D, id, m, err, now)
   forget(S, id)
-  if redis.call('HEXISTS', D.meta, id) == 1 then return end
+  if redis.call('HEXISTS', D.jobs, id) == 1 then return end
   m.seq = redis.call('INCR', D.seq)
   m.due = now
-  m.rid = rid
-  redis.call('HSET', D.payload, id, payload)
   set_error(D, id, err)
   place(D, id, m, now)
   notify(D)
@@ -145,13 +153,13 @@ end
 local function reap(S, D, now, limit)
   local members = redis.call('ZRANGEBYSCORE', S.inflight, '-inf', now, 'LIMIT', 0, limit)
   for _, member in ipairs(members) do
-    local id = string.sub(member, 17)
+    local id = string.sub(member, SEQ_CUT)
     local m = load(S, id)
     redis.call('ZREM', S.inflight, member)
     if not m then
       -- an entry without a job: nothing to move
     elseif m.attempt >= m.max_attempts then
-      bury(S, D, id, m, 'lease expired', now, '')
+      bury(S, D, id, m, 'lease expired', now)
     else
       redis.call('HSET', S.errors, id, 'lease expired')
       m.due = m.deadline
@@ -170,7 +178,75 @@ end
 -- the reply for a job: id, meta, payload, last error (false if none)
 local function job_reply(out, K, id, m)
   out[#out + 1] = id
-  out[#out + 1] = encode(m)
-  out[#out + 1] = redis.call('HGET', K.payload, id)
+  out[#out + 1] = encode_meta(m)
+  out[#out + 1] = m.payload
   out[#out + 1] = redis.call('HGET', K.errors, id) or false
+end
+
+-- settle (id, token) pairs ARGV[first..]: per pair 1 acked, 0 no such
+-- job, -1 the token does not hold it
+local function ack_pairs(S, first)
+  local out = {}
+  for i = first, #ARGV, 2 do
+    local id = ARGV[i]
+    local m = load(S, id)
+    if not m then
+      out[#out + 1] = 0
+    elseif not holds(m, ARGV[i + 1]) then
+      out[#out + 1] = -1
+    else
+      redis.call('ZREM', S.inflight, seq_member(m, id))
+      forget(S, id)
+      out[#out + 1] = 1
+    end
+  end
+  return out
+end
+
+-- claim (see claim.lua): cache is the request's claim cache key
+local function claim_jobs(S, D, cache, now_arg, rid, want, lease, reap_limit, promote_limit, ttl)
+  local out = {}
+  local cached = redis.call('GET', cache)
+  if cached then
+    local n = 0
+    for id in string.gmatch(cached, '%S+') do
+      n = n + 1
+      local m = load(S, id)
+      if m and holds(m, rid .. '.' .. n) then job_reply(out, S, id, m) end
+    end
+    return out
+  end
+  local now = now_ms(now_arg)
+  reap(S, D, now, reap_limit)
+  local due = redis.call('ZRANGEBYSCORE', S.scheduled, '-inf', now, 'LIMIT', 0, promote_limit)
+  for _, member in ipairs(due) do
+    local id = string.sub(member, SEQ_CUT)
+    local m = load(S, id)
+    redis.call('ZREM', S.scheduled, member)
+    if m then place(S, id, m, now) end
+  end
+  if want < 1 then return out end
+  local members = redis.call('ZRANGE', S.ready, 0, want - 1)
+  if #members == 0 then return out end
+  local deadline = math.min(now + lease, MAX_MS)
+  local ids = {}
+  for n, member in ipairs(members) do
+    local id = string.sub(member, READY_CUT)
+    redis.call('ZREM', S.ready, member)
+    local m = load(S, id)
+    if m then
+      m.attempt = m.attempt + 1
+      m.fence = m.fence + 1
+      m.state = 'f'
+      m.token = rid .. '.' .. n
+      m.deadline = deadline
+      store(S, id, m)
+      redis.call('ZADD', S.inflight, deadline, seq_member(m, id))
+      job_reply(out, S, id, m)
+    end
+    ids[n] = id
+  end
+  redis.call('SET', cache, table.concat(ids, ' '), 'PX', ttl)
+  if redis.call('ZCARD', S.ready) > 0 then notify(S) end
+  return out
 end

@@ -2,9 +2,10 @@
 -- now, a new sequence there), keeping id, payload, priority, attempt, max
 -- attempts, enqueued time and fence; error becomes last_error. If the
 -- dead-letter topic already holds the id, the job is only removed.
--- KEYS[1..8]  the topic's keys; KEYS[9..16] its dead-letter topic's keys
+-- KEYS[1..7]  the topic's keys; KEYS[8..14] its dead-letter topic's keys
+-- KEYS[15]    request key of this call (STRING, expires)
 -- ARGV[1]     now override in ms ('' = server TIME)
--- ARGV[2]     request id
+-- ARGV[2]     request key ttl in ms
 -- ARGV[3]     job id
 -- ARGV[4]     lease token
 -- ARGV[5]     '1' if ARGV[6] is the error to record, '0' for none
@@ -12,18 +13,17 @@
 -- returns     1 done (also for a re-sent call); -1 no such job; -2 token
 --             does not hold it
 local S = topic_keys(1)
-local D = topic_keys(9)
-local rid = ARGV[2]
+local D = topic_keys(8)
 local id = ARGV[3]
 local m = load(S, id)
-if not m then
-  local dead = load(D, id)
-  if dead and dead.rid == rid then return 1 end
-  return -1
+if not m or not holds(m, ARGV[4]) then
+  if redis.call('EXISTS', KEYS[15]) == 1 then return 1 end
+  if not m then return -1 end
+  return -2
 end
-if not holds(m, ARGV[4]) then return -2 end
 local err = nil
 if ARGV[5] == '1' then err = ARGV[6] end
 unlink(S, id, m)
-bury(S, D, id, m, err, now_ms(ARGV[1]), rid)
+bury(S, D, id, m, err, now_ms(ARGV[1]))
+remember(KEYS[15], '1', tonumber(ARGV[2]))
 return 1

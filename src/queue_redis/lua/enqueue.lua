@@ -1,25 +1,25 @@
 -- enqueue: add a batch of jobs to one topic.
--- KEYS[1..8]  the topic's keys (see _common.lua)
+-- KEYS[1..7]  the topic's keys (see _common.lua)
+-- KEYS[8]     request key of this call (STRING, expires)
 -- ARGV[1]     now override in ms ('' = server TIME)
--- ARGV[2]     request id (a re-sent call reports its own jobs as created)
+-- ARGV[2]     request key ttl in ms
 -- ARGV[3+6k..8+6k]  per job: id, payload, priority, max_attempts,
 --             run_at_ms ('' = none), delay_ms
--- returns     per job 1 (created) or 0 (the id already exists)
+-- returns     per job 1 (created) or 0 (the id already exists); a re-sent
+--             call gets the first call's answer
 local S = topic_keys(1)
-local now = now_ms(ARGV[1])
-local rid = ARGV[2]
+local answered = redis.call('GET', KEYS[8])
 local out = {}
-local mine = {}
+if answered then
+  for i = 1, #answered do out[i] = string.byte(answered, i) - 48 end
+  return out
+end
+local now = now_ms(ARGV[1])
 local created = false
 for i = 3, #ARGV, 6 do
   local id = ARGV[i]
-  local raw = redis.call('HGET', S.meta, id)
-  if raw then
-    if not mine[id] and rid ~= '' and decode(raw).rid == rid then
-      out[#out + 1] = 1
-    else
-      out[#out + 1] = 0
-    end
+  if redis.call('HEXISTS', S.jobs, id) == 1 then
+    out[#out + 1] = 0
   else
     local due
     if ARGV[i + 4] ~= '' then
@@ -30,14 +30,13 @@ for i = 3, #ARGV, 6 do
     local m = {
       prio = tonumber(ARGV[i + 2]), max_attempts = tonumber(ARGV[i + 3]),
       enqueued = now, due = due, seq = redis.call('INCR', S.seq),
-      attempt = 0, fence = 0, rid = rid,
+      attempt = 0, fence = 0, payload = ARGV[i + 1],
     }
-    redis.call('HSET', S.payload, id, ARGV[i + 1])
     place(S, id, m, now)
-    mine[id] = true
     created = true
     out[#out + 1] = 1
   end
 end
 if created then notify(S) end
+remember(KEYS[8], table.concat(out), tonumber(ARGV[2]))
 return out

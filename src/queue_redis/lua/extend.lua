@@ -1,5 +1,5 @@
 -- extend: set a lease's deadline to now + lease.
--- KEYS[1..8]  the topic's keys
+-- KEYS[1..7]  the topic's keys
 -- ARGV[1]     now override in ms ('' = server TIME)
 -- ARGV[2]     job id
 -- ARGV[3]     lease token
@@ -13,5 +13,5 @@ if not holds(m, ARGV[3]) then return -2 end
 local deadline = math.min(now_ms(ARGV[1]) + tonumber(ARGV[4]), MAX_MS)
 m.deadline = deadline
 redis.call('ZADD', S.inflight, deadline, seq_member(m, id))
-redis.call('HSET', S.meta, id, encode(m))
+store(S, id, m)
 return deadline

@@ -1,5 +1,5 @@
 -- get: jobs by id as they are now (read only).
--- KEYS[1..8]  the topic's keys
+-- KEYS[1..7]  the topic's keys
 -- ARGV        job ids
 -- returns     flat list: id, meta, payload, last error (false) per job found
 local S = topic_keys(1)

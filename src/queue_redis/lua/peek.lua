@@ -1,5 +1,5 @@
 -- peek: what a waiting consumer needs to know (read only).
--- KEYS[1..8]  the topic's keys
+-- KEYS[1..7]  the topic's keys
 -- ARGV[1]     now override in ms ('' = server TIME)
 -- returns     {now, ready count, earliest scheduled due time or -1,
 --             earliest lease deadline or -1}

@@ -1,5 +1,5 @@
 -- purge: delete waiting (scheduled or ready) jobs; in-flight ones stay.
--- KEYS[1..8]  the topic's keys
+-- KEYS[1..7]  the topic's keys
 -- ARGV[1]     mode: 'ids' or 'scan'
 -- mode ids:   ARGV[2..] job ids
 -- mode scan:  ARGV[2] limit: delete up to limit jobs, ready ones first
@@ -23,7 +23,7 @@ if ARGV[1] == 'ids' then
   return deleted
 end
 local limit = tonumber(ARGV[2])
-for _, spec in ipairs({{S.ready, 33}, {S.scheduled, 17}}) do
+for _, spec in ipairs({{S.ready, READY_CUT}, {S.scheduled, SEQ_CUT}}) do
   if deleted < limit then
     local members = redis.call('ZRANGE', spec[1], 0, limit - deleted - 1)
     for _, member in ipairs(members) do

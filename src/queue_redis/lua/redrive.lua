@@ -2,45 +2,40 @@
 -- topic: ready now, attempt 0, a new enqueued time and sequence; id,
 -- payload, priority, max attempts, last error and fence kept. A dead letter
 -- whose id exists in the source topic stays where it is.
--- KEYS[1..8]  the source topic's keys; KEYS[9..16] its dead-letter topic's
+-- KEYS[1..7]  the source topic's keys; KEYS[8..14] its dead-letter topic's
 -- ARGV[1]     now override in ms ('' = server TIME)
--- ARGV[2]     request id
--- ARGV[3]     mode: 'ids' or 'scan'
--- mode ids:   ARGV[4..] job ids; moved in claim order of the dead-letter
+-- ARGV[2]     mode: 'ids' or 'scan'
+-- mode ids:   ARGV[3..] job ids; moved in claim order of the dead-letter
 --             topic (ready ones best first, then scheduled by due time)
--- mode scan:  ARGV[4] 'r' (dead ready) or 's' (dead scheduled), ARGV[5]
---             offset (entries skipped so far), ARGV[6] limit
+-- mode scan:  ARGV[3] 'r' (dead ready) or 's' (dead scheduled), ARGV[4]
+--             offset (entries skipped so far), ARGV[5] limit
 -- returns     {moved, skipped, scanned}
 local S = topic_keys(1)
-local D = topic_keys(9)
+local D = topic_keys(8)
 local now = now_ms(ARGV[1])
-local rid = ARGV[2]
 local moved, skipped = 0, 0
 
 local function move(id, m)
   unlink(D, id, m)
-  local payload = redis.call('HGET', D.payload, id)
   local err = redis.call('HGET', D.errors, id)
   forget(D, id)
   m.attempt = 0
   m.enqueued = now
   m.due = now
   m.seq = redis.call('INCR', S.seq)
-  m.rid = rid
-  redis.call('HSET', S.payload, id, payload)
   if err then redis.call('HSET', S.errors, id, err) end
   place(S, id, m, now)
   moved = moved + 1
 end
 
 local function movable(id, m)
-  return m.state ~= 'f' and redis.call('HEXISTS', S.meta, id) == 0
+  return m.state ~= 'f' and redis.call('HEXISTS', S.jobs, id) == 0
 end
 
 local scanned = 0
-if ARGV[3] == 'ids' then
+if ARGV[2] == 'ids' then
   local seen, jobs = {}, {}
-  for i = 4, #ARGV do
+  for i = 3, #ARGV do
     local id = ARGV[i]
     if not seen[id] then
       seen[id] = true
@@ -62,12 +57,12 @@ if ARGV[3] == 'ids' then
     m.id = nil
     move(id, m)
   end
-  scanned = #ARGV - 3
+  scanned = #ARGV - 2
 else
-  local key, cut = D.ready, 33
-  if ARGV[4] == 's' then key, cut = D.scheduled, 17 end
-  local offset = tonumber(ARGV[5])
-  local members = redis.call('ZRANGE', key, offset, offset + tonumber(ARGV[6]) - 1)
+  local key, cut = D.ready, READY_CUT
+  if ARGV[3] == 's' then key, cut = D.scheduled, SEQ_CUT end
+  local offset = tonumber(ARGV[4])
+  local members = redis.call('ZRANGE', key, offset, offset + tonumber(ARGV[5]) - 1)
   for _, member in ipairs(members) do
     local id = string.sub(member, cut)
     local m = load(D, id)
