@@ -85,7 +85,8 @@ class QueueConsumer:
         self._held: dict[str, _Held] = {}
         self._buffer: asyncio.Queue[Any] = asyncio.Queue()
         self._room = asyncio.Event()
-        self._wait_task: asyncio.Task[None] | None = None
+        self._wait_task: asyncio.Future[None] | None = None
+        self._waiting_for_work = False
         self._closing = False
         self._close_task: asyncio.Task[None] | None = None
         self._claim_gen = 0
@@ -128,7 +129,7 @@ class QueueConsumer:
             raise Closed(f"consumer of {self._topic!r} is closed")
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._idle_waiters.append((self._claim_gen, future))
-        self._nudge()
+        self._nudge(backoff_too=False)
         await future
 
     async def close(self, grace: float | None = None) -> None:
@@ -149,9 +150,11 @@ class QueueConsumer:
 
     # -- fetching -------------------------------------------------------------
 
-    def _nudge(self) -> None:
+    def _nudge(self, *, backoff_too: bool = True) -> None:
+        """Wake the fetcher: from a wait for room or for work, and (unless
+        ``backoff_too`` is false) from a backoff sleep after a failure."""
         self._room.set()
-        if self._wait_task is not None:
+        if self._wait_task is not None and (backoff_too or self._waiting_for_work):
             self._wait_task.cancel()
 
     async def _fetch_loop(self) -> None:
@@ -175,7 +178,10 @@ class QueueConsumer:
                 jobs = await self._driver.claim(
                     self._topic, max_jobs=min(room, limit), lease=options.lease
                 )
-            except Closed:
+            except Closed as exc:
+                logger.error("the driver of %r was closed; the consumer stops", self._topic)
+                self._closing = True
+                self._fail_idle_waiters(exc)
                 break
             except Exception as exc:
                 failures += 1
@@ -226,15 +232,26 @@ class QueueConsumer:
         if self._idle_waiters and wait_for_work:
             return  # someone waits for an idle check: claim again at once
         coro = self._driver.wait(self._topic, seconds) if wait_for_work else asyncio.sleep(seconds)
+        failed = await self._cancellable(coro, waiting_for_work=wait_for_work)
+        if failed is not None:
+            logger.warning("waiting on %r failed (%s)", self._topic, failed)
+            await self._cancellable(asyncio.sleep(min(1.0, seconds)), waiting_for_work=False)
+
+    async def _cancellable(
+        self, coro: Awaitable[None], *, waiting_for_work: bool
+    ) -> BaseException | None:
+        """Await ``coro`` as the task :meth:`_nudge` may cancel; return the
+        error it raised, if any."""
         self._wait_task = asyncio.ensure_future(coro)
+        self._waiting_for_work = waiting_for_work
         try:
             await asyncio.wait([self._wait_task])
-            if not self._wait_task.cancelled() and self._wait_task.exception() is not None:
-                exc = self._wait_task.exception()
-                logger.warning("waiting on %r failed (%s)", self._topic, exc)
-                await asyncio.sleep(min(1.0, seconds))
+            if self._wait_task.cancelled():
+                return None
+            return self._wait_task.exception()
         finally:
             self._wait_task = None
+            self._waiting_for_work = False
 
     def _resolve_idle(self, gen: int) -> None:
         keep = []
@@ -272,8 +289,10 @@ class QueueConsumer:
             if self._is_async:
                 await cast(Callable[[Job], Awaitable[None]], self._handler)(job)
             else:
-                sync = cast(Callable[[Job], None], self._handler)
-                await loop.run_in_executor(self._executor, sync, job)
+                sync = cast(Callable[[Job], object], self._handler)
+                result = await loop.run_in_executor(self._executor, sync, job)
+                if inspect.isawaitable(result):  # e.g. lambda job: async_fn(job)
+                    await result
         except asyncio.CancelledError as exc:
             task = asyncio.current_task()
             if task is None or task.cancelling():  # close() cancelled this worker
@@ -372,7 +391,8 @@ class QueueConsumer:
         """(True, result) on success; (False, None) once retrying is pointless."""
         held = self._held.get(job_id)
         failures = 0
-        while True:
+        give_up_at: float | None = None  # fixed at the first failure: renewals
+        while True:  # must not postpone it forever
             try:
                 return True, await call()
             except LeaseLost:
@@ -382,7 +402,9 @@ class QueueConsumer:
                 failures += 1
                 loop = asyncio.get_running_loop()
                 delay = self._queue_options.backend_retry.delay(failures)
-                if held is None or loop.time() + delay >= held.expires_at:
+                if give_up_at is None:
+                    give_up_at = held.expires_at if held is not None else loop.time()
+                if loop.time() + delay >= give_up_at:
                     logger.error(
                         "%s/%s: giving up settling (%s); the job comes back after its lease",
                         self._topic,
@@ -531,7 +553,10 @@ class QueueConsumer:
             await asyncio.wait([self._keeper])
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
+        self._fail_idle_waiters(Closed(f"consumer of {self._topic!r} closed"))
+
+    def _fail_idle_waiters(self, exc: BaseException) -> None:
         for _, future in self._idle_waiters:
             if not future.done():
-                future.set_exception(Closed(f"consumer of {self._topic!r} closed"))
+                future.set_exception(exc)
         self._idle_waiters.clear()
