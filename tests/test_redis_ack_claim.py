@@ -55,6 +55,8 @@ def test_ack_and_claim_matches_the_reference(redis_url: str) -> None:
                 answers = []
                 for n, driver in enumerate(drivers):
                     leases = [(held[n][i].id, held[n][i].lease_token or "") for i in picks]
+                    if leases and step % 3 == 0:
+                        leases.append(leases[0])  # the same lease twice: GONE the second time
                     leases += stale[n]
                     leases.append(("missing", "x"))
                     outcomes, claimed = await _step(driver, topic, leases, max_jobs)

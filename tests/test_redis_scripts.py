@@ -85,6 +85,9 @@ def test_a_resent_script_gives_the_first_answer(redis_url: str) -> None:
             topic = unique_topic()
             jobs = [NewJob(id=f"j{i}", payload=b"x") for i in range(4)]
             assert await driver.enqueue(topic, jobs) == [True] * 4
+            again = [NewJob(id="j0", payload=b"x"), NewJob(id="k", payload=b"x")]
+            assert await driver.enqueue(topic, again) == [False, True]
+            await driver.purge(topic, ["k"])
             claimed = await driver.claim(topic, max_jobs=2, lease=5)
             # the re-sent claim returned the first run's jobs and leased no more
             assert [job.id for job in claimed] == ["j0", "j1"]

@@ -40,12 +40,12 @@ def decode_error(raw: bytes | None) -> str | None:
 
 
 def _job(topic: str, job_id: bytes, meta: bytes, payload: bytes | None, error: bytes | None) -> Job:
-    (state, prio, max_attempts, enqueued, due, _seq, attempt, fence, deadline, token) = meta.split(
+    state, prio, max_attempts, enqueued, due, _seq, attempt, fence, deadline, token = meta.split(
         b"|"
     )
     in_flight = state == b"f"
     return Job(
-        id=job_id.decode("ascii"),
+        id=job_id.decode(),
         topic=topic,
         payload=payload or b"",
         priority=int(prio),
@@ -54,8 +54,8 @@ def _job(topic: str, job_id: bytes, meta: bytes, payload: bytes | None, error: b
         enqueued_at=int(enqueued) / 1000.0,
         run_at=int(due) / 1000.0,
         state=_STATES[state],
-        last_error=decode_error(error),
-        lease_token=token.decode("ascii") if in_flight else None,
+        last_error=None if error is None else error.decode("utf-8", "surrogatepass"),
+        lease_token=token.decode() if in_flight else None,
         lease_deadline=int(deadline) / 1000.0 if in_flight else None,
         fencing_token=int(fence),
     )
@@ -63,13 +63,11 @@ def _job(topic: str, job_id: bytes, meta: bytes, payload: bytes | None, error: b
 
 def jobs_from_reply(topic: str, reply: Sequence[bytes | None]) -> list[Job]:
     """Jobs from a flat ``id, meta, payload, error`` reply."""
-    jobs = []
-    for i in range(0, len(reply), 4):
-        job_id, meta, payload, error = reply[i : i + 4]
-        assert job_id is not None
-        assert meta is not None
-        jobs.append(_job(topic, job_id, meta, payload, error))
-    return jobs
+    it = iter(reply)
+    return [
+        _job(topic, job_id, meta, payload, error)  # type: ignore[arg-type]
+        for job_id, meta, payload, error in zip(it, it, it, it, strict=True)
+    ]
 
 
 def claim_order(reply: Sequence[bytes | None]) -> list[str]:

@@ -177,7 +177,7 @@ class RedisDriver(Driver):
             rid = _request_id()
             args = [self._now(), rid, want, clamp_ms(lease), REAP_LIMIT, PROMOTE_LIMIT]
             args.append(self._claim_cache_ms)
-            keys_ = (*keys.all, *keys.dead.all, keys.claim_cache(rid))
+            keys_ = (*keys.with_dead, keys.claim_cache(rid))
             jobs = jobs_from_reply(topic, await self._run("claim", keys_, args))
             claimed += jobs
             if len(jobs) < want or len(claimed) >= max_jobs:
@@ -202,7 +202,7 @@ class RedisDriver(Driver):
         args.append(self._claim_cache_ms)
         for pair in leases:
             args += pair
-        keys_ = (*keys.all, *keys.dead.all, keys.claim_cache(rid))
+        keys_ = (*keys.with_dead, keys.claim_cache(rid))
         codes, reply = await self._run("ack_claim", keys_, args)
         return [_SETTLED[code] for code in codes], jobs_from_reply(topic, reply)
 
@@ -243,7 +243,7 @@ class RedisDriver(Driver):
         keys = self._topic(topic)
         rid = _request_id()
         args = [self._now(), self._claim_cache_ms, job_id, token, *encode_error(error)]
-        code = await self._run("dead_letter", (*keys.all, *keys.dead.all, keys.request(rid)), args)
+        code = await self._run("dead_letter", (*keys.with_dead, keys.request(rid)), args)
         self._lease_lost(code, topic, job_id)
 
     async def reap(self, topic: str, *, limit: int = REAP_LIMIT) -> int:
@@ -252,7 +252,7 @@ class RedisDriver(Driver):
         while moved < limit:
             step = min(limit - moved, PAGE)
             args = [self._now(), step]
-            done: int = await self._run("reap", (*keys.all, *keys.dead.all), args)
+            done: int = await self._run("reap", keys.with_dead, args)
             moved += done
             if done < step:
                 break
@@ -329,7 +329,7 @@ class RedisDriver(Driver):
 
     async def redrive(self, topic: str, ids: Sequence[str] | None = None) -> int:
         keys = self._topic(topic)
-        both = (*keys.all, *keys.dead.all)
+        both = keys.with_dead
         moved = 0
         if ids is not None:
             unique = list(dict.fromkeys(ids))

@@ -20,7 +20,7 @@ Layout for ``prefix = "queue"``, topic ``orders``::
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 from queue_core import DEAD_SUFFIX, InvalidArgument, validate_topic
@@ -52,11 +52,16 @@ class TopicKeys:
 
     topic: str
     stem: str  # "<prefix>:{<base>}<:dead...>"
+    all: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    """The seven keys of ``KEYS[i..i+6]`` in the scripts."""
+    with_dead: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    """:attr:`all`, then the dead-letter topic's :attr:`all`."""
 
-    @property
-    def all(self) -> tuple[str, ...]:
-        """The seven keys of ``KEYS[i..i+6]`` in the scripts."""
-        return tuple(f"{self.stem}:{role}" for role in ROLES)
+    def __post_init__(self) -> None:
+        dead = self.stem + DEAD_SUFFIX
+        keys = tuple(f"{self.stem}:{role}" for role in ROLES)
+        object.__setattr__(self, "all", keys)
+        object.__setattr__(self, "with_dead", keys + tuple(f"{dead}:{role}" for role in ROLES))
 
     @property
     def jobs(self) -> str:

@@ -41,7 +41,8 @@ local function int(n)
   return string.format('%d', n)
 end
 
-local function decode(raw)
+-- a record's fields; without_payload: skip copying the payload
+local function decode(raw, without_payload)
   local f = {}
   local pos = 1
   for i = 1, 10 do
@@ -49,11 +50,13 @@ local function decode(raw)
     f[i] = string.sub(raw, pos, j - 1)
     pos = j + 1
   end
+  local payload = nil
+  if not without_payload then payload = string.sub(raw, pos) end
   return {
     state = f[1], prio = tonumber(f[2]), max_attempts = tonumber(f[3]),
     enqueued = tonumber(f[4]), due = tonumber(f[5]), seq = tonumber(f[6]),
     attempt = tonumber(f[7]), fence = tonumber(f[8]),
-    deadline = tonumber(f[9]), token = f[10], payload = string.sub(raw, pos),
+    deadline = tonumber(f[9]), token = f[10], payload = payload,
   }
 end
 
@@ -113,8 +116,27 @@ local function place(K, id, m, now)
 end
 
 local function notify(K)
-  redis.call('LPUSH', K.notify, '1')
-  redis.call('LTRIM', K.notify, 0, NOTIFY_CAP - 1)
+  if redis.call('LPUSH', K.notify, '1') > NOTIFY_CAP then
+    redis.call('LTRIM', K.notify, 0, NOTIFY_CAP - 1)
+  end
+end
+
+-- one command over many arguments (pairs stay together), in chunks that
+-- unpack() can take
+local BULK = 4000
+local function bulk(cmd, key, items)
+  for i = 1, #items, BULK do
+    redis.call(cmd, key, unpack(items, i, math.min(i + BULK - 1, #items)))
+  end
+end
+
+local function hmget(key, ids)
+  local values = {}
+  for i = 1, #ids, BULK do
+    local part = redis.call('HMGET', key, unpack(ids, i, math.min(i + BULK - 1, #ids)))
+    for k = 1, #part do values[i + k - 1] = part[k] end
+  end
+  return values
 end
 
 local function set_error(K, id, err)
@@ -184,21 +206,34 @@ local function job_reply(out, K, id, m)
 end
 
 -- settle (id, token) pairs ARGV[first..]: per pair 1 acked, 0 no such
--- job, -1 the token does not hold it
+-- job, -1 the token does not hold it (pairs in order: a job acked by an
+-- earlier pair is gone for a later one)
 local function ack_pairs(S, first)
-  local out = {}
-  for i = first, #ARGV, 2 do
-    local id = ARGV[i]
-    local m = load(S, id)
-    if not m then
-      out[#out + 1] = 0
-    elseif not holds(m, ARGV[i + 1]) then
-      out[#out + 1] = -1
+  local out, ids = {}, {}
+  for i = first, #ARGV, 2 do ids[#ids + 1] = ARGV[i] end
+  if #ids == 0 then return out end
+  local raws = hmget(S.jobs, ids)
+  local gone, members, acked = {}, {}, {}
+  for n, id in ipairs(ids) do
+    local raw = raws[n]
+    if not raw or gone[id] then
+      out[n] = 0
     else
-      redis.call('ZREM', S.inflight, seq_member(m, id))
-      forget(S, id)
-      out[#out + 1] = 1
+      local m = decode(raw, true)
+      if not holds(m, ARGV[first + 2 * n - 1]) then
+        out[n] = -1
+      else
+        gone[id] = true
+        members[#members + 1] = seq_member(m, id)
+        acked[#acked + 1] = id
+        out[n] = 1
+      end
     end
+  end
+  if #acked > 0 then
+    bulk('ZREM', S.inflight, members)
+    bulk('HDEL', S.jobs, acked)
+    bulk('HDEL', S.errors, acked)
   end
   return out
 end
@@ -226,25 +261,37 @@ local function claim_jobs(S, D, cache, now_arg, rid, want, lease, reap_limit, pr
     if m then place(S, id, m, now) end
   end
   if want < 1 then return out end
-  local members = redis.call('ZRANGE', S.ready, 0, want - 1)
-  if #members == 0 then return out end
+  local popped = redis.call('ZPOPMIN', S.ready, want)
+  if #popped == 0 then return out end
   local deadline = math.min(now + lease, MAX_MS)
   local ids = {}
-  for n, member in ipairs(members) do
-    local id = string.sub(member, READY_CUT)
-    redis.call('ZREM', S.ready, member)
-    local m = load(S, id)
-    if m then
+  for i = 1, #popped, 2 do ids[#ids + 1] = string.sub(popped[i], READY_CUT) end
+  local raws = hmget(S.jobs, ids)
+  local errors = hmget(S.errors, ids)
+  local records, leased = {}, {}
+  for n, id in ipairs(ids) do
+    local raw = raws[n]
+    if raw then
+      local m = decode(raw)
       m.attempt = m.attempt + 1
       m.fence = m.fence + 1
       m.state = 'f'
       m.token = rid .. '.' .. n
       m.deadline = deadline
-      store(S, id, m)
-      redis.call('ZADD', S.inflight, deadline, seq_member(m, id))
-      job_reply(out, S, id, m)
+      local meta = encode_meta(m)
+      records[#records + 1] = id
+      records[#records + 1] = meta .. '|' .. m.payload
+      leased[#leased + 1] = deadline
+      leased[#leased + 1] = seq_member(m, id)
+      out[#out + 1] = id
+      out[#out + 1] = meta
+      out[#out + 1] = m.payload
+      out[#out + 1] = errors[n] or false
     end
-    ids[n] = id
+  end
+  if #records > 0 then
+    bulk('HSET', S.jobs, records)
+    bulk('ZADD', S.inflight, leased)
   end
   redis.call('SET', cache, table.concat(ids, ' '), 'PX', ttl)
   if redis.call('ZCARD', S.ready) > 0 then notify(S) end
