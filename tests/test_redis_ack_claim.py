@@ -88,3 +88,21 @@ def test_ack_and_claim_recovers_from_a_script_flush(redis_url: str) -> None:
             await driver.close()
 
     asyncio.run(main())
+
+
+def test_a_wait_right_after_an_empty_claim_still_wakes_on_enqueue(redis_url: str) -> None:
+    async def main() -> None:
+        async with connect(redis_url) as client:
+            consumer = RedisDriver(client, block_timeout=30)
+            producer = RedisDriver(client)
+            topic = unique_topic()
+            assert await consumer.claim(topic, max_jobs=1, lease=5) == []
+            await producer.enqueue(topic, [NewJob(id="a", payload=b"")])
+            # the wait uses the claim's idle hint (no peek): the enqueue's
+            # wake-up token ends it, not its 30 s timeout
+            await asyncio.wait_for(consumer.wait(topic, 30), 10)
+            assert [job.id for job in await consumer.claim(topic, max_jobs=1, lease=5)] == ["a"]
+            await consumer.close()
+            await producer.close()
+
+    asyncio.run(main())

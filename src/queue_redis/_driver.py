@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
+import time
 from collections.abc import Sequence
 from typing import Any, Final
 
@@ -41,6 +42,7 @@ __all__ = ["RedisDriver"]
 REAP_LIMIT: Final = 1000
 PROMOTE_LIMIT: Final = 1000  # scheduled jobs made ready per claim, earliest first
 PAGE: Final = 1000  # most ids, jobs or scan steps per script call
+IDLE_HINT_AGE: Final = 0.05  # seconds a claim's idle hint stands in for a peek
 _SETTLED: Final = {1: Settled.ACKED, 0: Settled.GONE, -1: Settled.LEASE_LOST}
 
 
@@ -99,6 +101,7 @@ class RedisDriver(Driver):
         self._run = ScriptRunner(client, command_timeout)
         self._blocker = Blocker(client)
         self._keys: dict[str, TopicKeys] = {}
+        self._idle: dict[str, tuple[float, int, int, int]] = {}  # see _note_idle
         self._closed = False
         self._wake = asyncio.Event()  # set on close and when a FakeClock moves
         self._wait_failures = 0
@@ -143,6 +146,15 @@ class RedisDriver(Driver):
         event, self._wake = self._wake, asyncio.Event()
         event.set()
 
+    def _note_idle(self, topic: str, jobs: list[Job], hint: list[int]) -> None:
+        """Keep what a claim that found no ready job saw (``hint``: server
+        time, earliest due time, earliest deadline), so that a :meth:`wait`
+        right after it needs no ``peek`` round trip of its own."""
+        if not jobs and hint:
+            self._idle[topic] = (time.monotonic(), hint[0], hint[1], hint[2])
+        else:
+            self._idle.pop(topic, None)
+
     def _lease_lost(self, code: int, topic: str, job_id: str) -> None:
         if code == -1:
             raise LeaseLost(topic, job_id, "no such job")
@@ -178,7 +190,9 @@ class RedisDriver(Driver):
             args = [self._now(), rid, want, clamp_ms(lease), REAP_LIMIT, PROMOTE_LIMIT]
             args.append(self._claim_cache_ms)
             keys_ = (*keys.with_dead, keys.claim_cache(rid))
-            jobs = jobs_from_reply(topic, await self._run("claim", keys_, args))
+            reply, hint = await self._run("claim", keys_, args)
+            jobs = jobs_from_reply(topic, reply)
+            self._note_idle(topic, jobs, hint)
             claimed += jobs
             if len(jobs) < want or len(claimed) >= max_jobs:
                 return claimed
@@ -203,8 +217,10 @@ class RedisDriver(Driver):
         for pair in leases:
             args += pair
         keys_ = (*keys.with_dead, keys.claim_cache(rid))
-        codes, reply = await self._run("ack_claim", keys_, args)
-        return [_SETTLED[code] for code in codes], jobs_from_reply(topic, reply)
+        codes, reply, hint = await self._run("ack_claim", keys_, args)
+        jobs = jobs_from_reply(topic, reply)
+        self._note_idle(topic, jobs, hint)
+        return [_SETTLED[code] for code in codes], jobs
 
     async def ack_many(self, topic: str, leases: Sequence[tuple[str, str]]) -> list[Settled]:
         keys = self._topic(topic)
@@ -264,14 +280,20 @@ class RedisDriver(Driver):
         task = asyncio.current_task()
         cancels = task.cancelling() if task is not None else 0
         try:
-            now, ready, due, deadline = await self._run("peek", keys.all, [self._now()])
-            if task is not None and task.cancelling() > cancels:
-                # redis-py sends through asyncio.wait_for, which on Python
-                # 3.11 can swallow a cancellation that lands as the send
-                # completes; honour it here rather than block for seconds
-                raise asyncio.CancelledError
-            if ready:
-                return
+            seen = self._idle.pop(topic, None)
+            if seen is not None and time.monotonic() - seen[0] < IDLE_HINT_AGE:
+                # the claim just before found no ready job: an enqueue since
+                # then has pushed a wake-up token, which the pop below takes
+                _, now, due, deadline = seen
+            else:
+                now, ready, due, deadline = await self._run("peek", keys.all, [self._now()])
+                if task is not None and task.cancelling() > cancels:
+                    # redis-py sends through asyncio.wait_for, which on
+                    # Python 3.11 can swallow a cancellation that lands as
+                    # the send completes; honour it here rather than block
+                    raise asyncio.CancelledError
+                if ready:
+                    return
             if self._clock is None or not isinstance(self._clock, FakeClock):
                 upcoming = [t for t in (due, deadline) if t >= 0]
                 if upcoming:

@@ -238,7 +238,22 @@ local function ack_pairs(S, first)
   return out
 end
 
--- claim (see claim.lua): cache is the request's claim cache key
+-- the earliest score of a sorted set, or -1
+local function first_score(key)
+  local head = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+  if #head == 0 then return -1 end
+  return tonumber(head[2])
+end
+
+-- what a consumer that found no ready job waits for: {now, earliest
+-- scheduled due time or -1, earliest lease deadline or -1}
+local function idle_hint(S, now)
+  return {now, first_score(S.scheduled), first_score(S.inflight)}
+end
+
+-- claim (see claim.lua): cache is the request's claim cache key; returns
+-- the flat job reply and, when no ready job is left, the idle hint ({}
+-- otherwise)
 local function claim_jobs(S, D, cache, now_arg, rid, want, lease, reap_limit, promote_limit, ttl)
   local out = {}
   local cached = redis.call('GET', cache)
@@ -249,7 +264,7 @@ local function claim_jobs(S, D, cache, now_arg, rid, want, lease, reap_limit, pr
       local m = load(S, id)
       if m and holds(m, rid .. '.' .. n) then job_reply(out, S, id, m) end
     end
-    return out
+    return out, {}
   end
   local now = now_ms(now_arg)
   reap(S, D, now, reap_limit)
@@ -260,9 +275,9 @@ local function claim_jobs(S, D, cache, now_arg, rid, want, lease, reap_limit, pr
     redis.call('ZREM', S.scheduled, member)
     if m then place(S, id, m, now) end
   end
-  if want < 1 then return out end
+  if want < 1 then return out, {} end
   local popped = redis.call('ZPOPMIN', S.ready, want)
-  if #popped == 0 then return out end
+  if #popped == 0 then return out, idle_hint(S, now) end
   local deadline = math.min(now + lease, MAX_MS)
   local ids = {}
   for i = 1, #popped, 2 do ids[#ids + 1] = string.sub(popped[i], READY_CUT) end
@@ -294,6 +309,9 @@ local function claim_jobs(S, D, cache, now_arg, rid, want, lease, reap_limit, pr
     bulk('ZADD', S.inflight, leased)
   end
   redis.call('SET', cache, table.concat(ids, ' '), 'PX', ttl)
-  if redis.call('ZCARD', S.ready) > 0 then notify(S) end
-  return out
+  if redis.call('ZCARD', S.ready) > 0 then
+    notify(S)
+    return out, {}
+  end
+  return out, idle_hint(S, now)
 end

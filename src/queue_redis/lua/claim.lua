@@ -10,10 +10,13 @@
 -- ARGV[5]     reap limit
 -- ARGV[6]     promote limit
 -- ARGV[7]     claim cache ttl in ms
--- returns     flat list: id, meta, payload, last error (false) per job.
+-- returns     {jobs, hint}: jobs a flat list: id, meta, payload, last error
+--             (false) per job; hint {} while ready jobs remain, else {now,
+--             earliest scheduled due time or -1, earliest deadline or -1}.
 -- A re-sent call (same request id) finds the cache and returns the jobs the
 -- first run leased that it still holds, instead of leasing more.
-return claim_jobs(
+local jobs, hint = claim_jobs(
   topic_keys(1), topic_keys(8), KEYS[15], ARGV[1], ARGV[2], tonumber(ARGV[3]),
   tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 )
+return {jobs, hint}
