@@ -1,11 +1,12 @@
-"""The Lua scripts: loaded from ``lua/*.lua`` (each prefixed with
-``lua/_common.lua``) and run by SHA, with ``NOSCRIPT`` (after a restart, a
+"""The Lua scripts: loaded from ``lua/*.lua`` (each prefixed with the
+helpers of ``lua/_common.lua`` it uses) and run by SHA, with ``NOSCRIPT`` (after a restart, a
 failover or ``SCRIPT FLUSH``) recovered by sending the script itself."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -44,13 +45,37 @@ class Script:
     sha: str
 
 
+_DEFINED = re.compile(r"^local (?:function )?(\w+)", re.MULTILINE)
+_COMMENT = re.compile(r"--[^\n]*")
+
+
+def _prelude(common: str, body: str) -> str:
+    """The blocks of ``common`` (separated by blank lines) that ``body``
+    uses, directly or through other blocks, in their order: a script runs
+    its whole prelude on every call, so unused helpers cost time."""
+    blocks = common.split("\n\n")
+    names = [set(_DEFINED.findall(block)) for block in blocks]
+    code = [_COMMENT.sub("", block) for block in blocks]
+    used = [not found for found in names]  # comment-only blocks: keep
+    pending = [_COMMENT.sub("", body)]
+    while pending:
+        text = pending.pop()
+        words = set(re.findall(r"\w+", text))
+        for i, found in enumerate(names):
+            if not used[i] and found & words:
+                used[i] = True
+                pending.append(code[i])
+    return "\n\n".join(block for block, keep in zip(blocks, used, strict=True) if keep)
+
+
 def load_scripts() -> dict[str, Script]:
     """Every script, keyed by name."""
     folder = resources.files("queue_redis") / "lua"
-    common = (folder / "_common.lua").read_bytes()
+    common = (folder / "_common.lua").read_text("utf-8")
     scripts = {}
     for name in SCRIPT_NAMES:
-        text = common + b"\n" + (folder / f"{name}.lua").read_bytes()
+        body = (folder / f"{name}.lua").read_text("utf-8")
+        text = (_prelude(common, body) + "\n" + body).encode("utf-8")
         scripts[name] = Script(name, text, hashlib.sha1(text).hexdigest())
     return scripts
 
