@@ -99,7 +99,12 @@ async def check_priority_then_fifo_within_one_millisecond(ctx: KitContext) -> No
     driver = await ctx.driver()
     topic = ctx.topic("order")
     priorities = [0, 1, -1, MAX_PRIORITY, MIN_PRIORITY, 2**31 - 2, -(2**31) + 1, 7, 0, 2**20]
-    jobs = [NewJob(id=f"o{i:05d}", payload=b"", priority=priorities[i % 10]) for i in range(3000)]
+    # ids in an order unrelated to enqueue order (7919 is prime to 3000), so a
+    # driver that breaks ties by id instead of by sequence is caught
+    jobs = [
+        NewJob(id=f"o{(i * 7919) % 3000:05d}", payload=b"", priority=priorities[i % 10])
+        for i in range(3000)
+    ]
     batch = driver.capabilities.max_batch
     for start in range(0, 2000, batch):
         await driver.enqueue(topic, jobs[start : min(start + batch, 2000)])

@@ -39,7 +39,9 @@ async def check_lease_expiry_redelivers_and_fences(ctx: KitContext) -> None:
     ctx.clock.advance(9.999)
     assert await driver.claim(topic, max_jobs=1, lease=10) == [], "claimed a live lease"
     ctx.clock.advance(0.001)
-    (second,) = await driver.claim(topic, max_jobs=1, lease=10)
+    claimed = await driver.claim(topic, max_jobs=1, lease=10)
+    assert len(claimed) == 1, "an expired lease did not make the job claimable again"
+    (second,) = claimed
     assert (second.id, second.payload, second.priority) == (first.id, first.payload, 3)
     assert second.attempt == 2, f"attempt after expiry is {second.attempt}, not 2"
     assert second.lease_token != first.lease_token, "a re-claim reused the lease token"
@@ -202,3 +204,36 @@ async def check_redrive_and_purge(ctx: KitContext) -> None:
     assert held
     assert await driver.purge(topic + ":dead", ["d2"]) == 1
     assert (await driver.counts(topic)).dead == 0
+
+
+@check(3, 5, 13)
+async def check_moves_keep_priority_and_the_right_due_time(ctx: KitContext) -> None:
+    """A reaped job keeps its priority and is due at its lease deadline; a
+    released job is due at the release time: both are ordered among other
+    jobs by those times."""
+    driver = await ctx.driver()
+    topic = ctx.topic("moves")
+    await driver.enqueue(topic, [NewJob(id="reaped", payload=b"", priority=5)])
+    (held,) = await driver.claim(topic, max_jobs=1, lease=2)
+    ctx.clock.advance(1)
+    await driver.enqueue(topic, [NewJob(id="before", payload=b"", priority=5)])
+    ctx.clock.advance(2)  # "reaped" expired at t=2, reaped now at t=3
+    await driver.enqueue(topic, [NewJob(id="after", payload=b"", priority=5)])
+    await driver.enqueue(topic, [NewJob(id="low", payload=b"", priority=4)])
+    assert await driver.reap(topic) == 1
+    job = await driver.get(topic, "reaped")
+    assert job is not None
+    assert job.priority == 5, f"a reaped job lost its priority ({job.priority})"
+    assert job.run_at == held.lease_deadline, "a reaped job must be due at its lease deadline"
+    order = [j.id for j in await driver.claim(topic, max_jobs=4, lease=60)]
+    assert order == ["before", "reaped", "after", "low"], f"claim order after a reap: {order}"
+    first = next(j for j in await driver.list_jobs(topic, JobState.IN_FLIGHT) if j.id == "before")
+    ctx.clock.advance(1)
+    await driver.enqueue(topic, [NewJob(id="newer", payload=b"", priority=5)])
+    ctx.clock.advance(1)
+    await driver.release(topic, "before", first.lease_token or "")
+    released = await driver.get(topic, "before")
+    assert released is not None
+    assert released.run_at == ctx.clock.now(), "a released job must be due at the release time"
+    order = [j.id for j in await driver.claim(topic, max_jobs=2, lease=60)]
+    assert order == ["newer", "before"], f"claim order after a release: {order}"
