@@ -15,44 +15,25 @@ __all__ = ["PROFILES", "current_profile", "use_profile"]
 
 _QUIET = [HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large]
 
+# every profile: no per-example deadline (backends are slow), quiet about
+# slow data generation
+_BASE = settings(deadline=None, suppress_health_check=_QUIET)
+# the same examples every run, no example database: reproducible in CI
+_FIXED = settings(_BASE, derandomize=True, database=None)
+_CI = settings(_FIXED, max_examples=60, stateful_step_count=40, print_blob=False)
+
 PROFILES: dict[str, settings] = {
-    "ci": settings(
-        max_examples=60,
-        stateful_step_count=40,
-        derandomize=True,
-        database=None,
-        deadline=None,
-        suppress_health_check=_QUIET,
-        print_blob=False,
-    ),
-    "deep": settings(
-        max_examples=600,
-        stateful_step_count=80,
-        deadline=None,
-        suppress_health_check=_QUIET,
-        print_blob=True,
-    ),
+    "ci": _CI,
+    "deep": settings(_BASE, max_examples=600, stateful_step_count=80, print_blob=True),
     # like ci, but reports the first failing example without shrinking it:
     # for proving that the kit catches a defect, where speed beats a
     # minimal example
     "catch": settings(
-        max_examples=60,
-        stateful_step_count=40,
-        derandomize=True,
-        database=None,
-        deadline=None,
-        suppress_health_check=_QUIET,
+        _CI,
         phases=(Phase.explicit, Phase.reuse, Phase.generate),
         report_multiple_bugs=False,
     ),
-    "smoke": settings(
-        max_examples=8,
-        stateful_step_count=15,
-        derandomize=True,
-        database=None,
-        deadline=None,
-        suppress_health_check=_QUIET,
-    ),
+    "smoke": settings(_FIXED, max_examples=8, stateful_step_count=15),
 }
 
 _active: list[str] = []
