@@ -281,10 +281,12 @@ class RedisDriver(Driver):
         cancels = task.cancelling() if task is not None else 0
         try:
             seen = self._idle.pop(topic, None)
-            if seen is not None and time.monotonic() - seen[0] < IDLE_HINT_AGE:
+            age = time.monotonic() - seen[0] if seen is not None else IDLE_HINT_AGE
+            if seen is not None and age < IDLE_HINT_AGE:
                 # the claim just before found no ready job: an enqueue since
                 # then has pushed a wake-up token, which the pop below takes
                 _, now, due, deadline = seen
+                now += round(age * 1000)
             else:
                 now, ready, due, deadline = await self._run("peek", keys.all, [self._now()])
                 if task is not None and task.cancelling() > cancels:
