@@ -197,6 +197,17 @@ local function holds(m, token)
   return m.state == 'f' and m.token == token
 end
 
+-- the job that `token` holds, or nil and the reply for a caller it does not
+-- hold: 1 when `req_key` shows this very call already ran (a re-sent call),
+-- -1 when there is no such job, -2 when the token is stale
+local function held_job(S, id, token, req_key)
+  local m = load(S, id)
+  if m and holds(m, token) then return m, nil end
+  if redis.call('EXISTS', req_key) == 1 then return nil, 1 end
+  if not m then return nil, -1 end
+  return nil, -2
+end
+
 -- the reply for a job: id, meta, payload, last error (false if none)
 local function job_reply(out, K, id, m)
   out[#out + 1] = id

@@ -15,12 +15,8 @@
 local S = topic_keys(1)
 local D = topic_keys(8)
 local id = ARGV[3]
-local m = load(S, id)
-if not m or not holds(m, ARGV[4]) then
-  if redis.call('EXISTS', KEYS[15]) == 1 then return 1 end
-  if not m then return -1 end
-  return -2
-end
+local m, reply = held_job(S, id, ARGV[4], KEYS[15])
+if not m then return reply end
 local err = nil
 if ARGV[5] == '1' then err = ARGV[6] end
 unlink(S, id, m)

@@ -13,12 +13,8 @@
 --             does not hold it
 local S = topic_keys(1)
 local id = ARGV[3]
-local m = load(S, id)
-if not m or not holds(m, ARGV[4]) then
-  if redis.call('EXISTS', KEYS[8]) == 1 then return 1 end
-  if not m then return -1 end
-  return -2
-end
+local m, reply = held_job(S, id, ARGV[4], KEYS[8])
+if not m then return reply end
 local now = now_ms(ARGV[1])
 redis.call('ZREM', S.inflight, seq_member(m, id))
 if ARGV[6] == '1' then set_error(S, id, ARGV[7]) else set_error(S, id, nil) end
