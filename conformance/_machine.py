@@ -241,7 +241,10 @@ class QueueMachine(RuleBasedStateMachine):
             f"claim({name})",
             lambda d, _: d.claim(name, max_jobs=max_jobs, lease=lease_ms / 1000.0),
         )
-        model, sut = model or [], sut or []
+        self.took(name, max_jobs, model or [], sut or [])
+
+    def took(self, name: str, max_jobs: int, model: list[Job], sut: list[Job]) -> None:
+        """Compare what both drivers claimed and keep the leases."""
         assert [view(j) for j in sut] == [view(j) for j in model], (
             f"claim({name}, max_jobs={max_jobs}) returned\n  {[view(j) for j in sut]}\n"
             f"expected\n  {[view(j) for j in model]}"
@@ -253,6 +256,30 @@ class QueueMachine(RuleBasedStateMachine):
             assert s.lease_token, f"claim returned {s.id} without a lease token"
             self.leases.append(Lease(name, m.id, m.lease_token, s.lease_token))
         del self.leases[:-30]
+
+    @precondition(lambda self: self.leases)
+    @rule(
+        picks=st.lists(PICKS, min_size=1, max_size=3),
+        forge=st.booleans(),
+        max_jobs=st.integers(0, 3),
+        lease_ms=LEASES_MS,
+    )
+    def ack_and_claim(self, picks: list[int], forge: bool, max_jobs: int, lease_ms: int) -> None:
+        leases = self.pick(picks)
+        name = leases[0].topic
+
+        def call(d: Driver, is_model: bool) -> Awaitable[Any]:
+            pairs = [
+                (lease.job_id, self.token(lease, is_model, forge and i == 0))
+                for i, lease in enumerate(leases)
+            ]
+            return d.ack_and_claim(name, pairs, max_jobs=max_jobs, lease=lease_ms / 1000.0)
+
+        model, sut = self.both(f"ack_and_claim({name})", call)
+        assert model is not None
+        assert sut is not None
+        assert sut[0] == model[0], f"ack_and_claim acked {sut[0]}, expected {model[0]}"
+        self.took(name, max_jobs, model[1], sut[1])
 
     @precondition(lambda self: self.leases)
     @rule(picks=st.lists(PICKS, min_size=1, max_size=3), forge=st.booleans())
