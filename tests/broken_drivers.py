@@ -56,24 +56,15 @@ class ReapLosesPriority(MemoryDriver):
     shows its real priority. Breaks contract point 3: priority survives
     every move (the original Go driver's reaper had this class of bug)."""
 
-    def _reap(self, topic: str, store: TopicStore, now: int, limit: int) -> int:
-        moved = 0
-        while moved < limit:
-            rec = store.pop_expired(now)
-            if rec is None:
-                break
-            moved += 1
-            if rec.attempt >= rec.max_attempts:
-                self._bury(topic, store, rec, "lease expired", now)
-            else:
-                rec.last_error = "lease expired"
-                assert rec.deadline_ms is not None
-                kept, rec.priority = rec.priority, 0  # DEFECT: scored as priority 0
-                store.make_due(rec, rec.deadline_ms, now)
-                rec.priority = kept
-        if moved:
-            store.notify()
-        return moved
+    def _expire(self, topic: str, store: TopicStore, rec: Rec, now: int) -> None:
+        if rec.attempt >= rec.max_attempts:
+            self._bury(topic, store, rec, "lease expired", now)
+            return
+        rec.last_error = "lease expired"
+        assert rec.deadline_ms is not None
+        kept, rec.priority = rec.priority, 0  # DEFECT: scored as priority 0
+        store.make_due(rec, rec.deadline_ms, now)
+        rec.priority = kept
 
 
 class _NoSequenceStore(TopicStore):
@@ -96,21 +87,12 @@ class ReapRequeuesAtNow(MemoryDriver):
     became due after its lease ran out. Breaks contract point 3: after a
     lease expiry a job is due at its lease deadline."""
 
-    def _reap(self, topic: str, store: TopicStore, now: int, limit: int) -> int:
-        moved = 0
-        while moved < limit:
-            rec = store.pop_expired(now)
-            if rec is None:
-                break
-            moved += 1
-            if rec.attempt >= rec.max_attempts:
-                self._bury(topic, store, rec, "lease expired", now)
-            else:
-                rec.last_error = "lease expired"
-                store.make_due(rec, now, now)  # DEFECT: not rec.deadline_ms
-        if moved:
-            store.notify()
-        return moved
+    def _expire(self, topic: str, store: TopicStore, rec: Rec, now: int) -> None:
+        if rec.attempt >= rec.max_attempts:
+            self._bury(topic, store, rec, "lease expired", now)
+            return
+        rec.last_error = "lease expired"
+        store.make_due(rec, now, now)  # DEFECT: not rec.deadline_ms
 
 
 class ReleaseKeepsOldDueTime(MemoryDriver):
@@ -171,20 +153,11 @@ class PoisonNeverDeadLettered(MemoryDriver):
     Breaks contract points 8 and 9 (and the original driver's defect 7): a
     job out of attempts goes to the dead-letter topic, also by lease expiry."""
 
-    def _reap(self, topic: str, store: TopicStore, now: int, limit: int) -> int:
-        moved = 0
-        while moved < limit:
-            rec = store.pop_expired(now)
-            if rec is None:
-                break
-            moved += 1
-            # DEFECT: no `if rec.attempt >= rec.max_attempts: bury`
-            rec.last_error = "lease expired"
-            assert rec.deadline_ms is not None
-            store.make_due(rec, rec.deadline_ms, now)
-        if moved:
-            store.notify()
-        return moved
+    def _expire(self, topic: str, store: TopicStore, rec: Rec, now: int) -> None:
+        # DEFECT: no `if rec.attempt >= rec.max_attempts: bury`
+        rec.last_error = "lease expired"
+        assert rec.deadline_ms is not None
+        store.make_due(rec, rec.deadline_ms, now)
 
 
 class ClaimSkipsReap(MemoryDriver):

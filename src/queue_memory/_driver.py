@@ -117,15 +117,20 @@ class MemoryDriver(Driver):
             if rec is None:
                 break
             moved += 1
-            if rec.attempt >= rec.max_attempts:
-                self._bury(topic, store, rec, "lease expired", now)
-            else:
-                rec.last_error = "lease expired"
-                assert rec.deadline_ms is not None
-                store.make_due(rec, rec.deadline_ms, now)
+            self._expire(topic, store, rec, now)
         if moved:
             store.notify()
         return moved
+
+    def _expire(self, topic: str, store: TopicStore, rec: Rec, now: int) -> None:
+        """One expired lease: back to ready, due at its deadline, or to the
+        dead-letter topic when the job is out of attempts."""
+        if rec.attempt >= rec.max_attempts:
+            self._bury(topic, store, rec, "lease expired", now)
+            return
+        rec.last_error = "lease expired"
+        assert rec.deadline_ms is not None
+        store.make_due(rec, rec.deadline_ms, now)
 
     # -- the driver interface -------------------------------------------------
 
