@@ -277,14 +277,13 @@ class QueueConsumer:
             await self._run(job)
 
     async def _run(self, job: Job) -> None:
-        held = self._held[job.id]
-        held.started = True
-        held.started_at = asyncio.get_running_loop().time()
-        hooks = self._hooks
-        if hooks.active:
-            hooks.before_job(job)
         loop = asyncio.get_running_loop()
         start = loop.time()
+        held = self._held[job.id]
+        held.started = True
+        held.started_at = start
+        if self._hooks.active:
+            self._hooks.before_job(job)
         try:
             if self._is_async:
                 await cast(Callable[[Job], Awaitable[None]], self._handler)(job)
@@ -371,13 +370,9 @@ class QueueConsumer:
         )
         if ok:
             self._counters["released"] += 1
-        loop_time = asyncio.get_running_loop().time()
-        self._finish(
-            job,
-            Outcome.RELEASED if ok else Outcome.LEASE_LOST,
-            None,
-            start if start is not None else loop_time,
-        )
+        if start is None:
+            start = asyncio.get_running_loop().time()
+        self._finish(job, Outcome.RELEASED if ok else Outcome.LEASE_LOST, None, start)
 
     async def _settle(self, job: Job, call: Callable[[], Awaitable[object]]) -> bool:
         """Run a settling driver call, retrying BackendUnavailable until the
@@ -391,8 +386,9 @@ class QueueConsumer:
         """(True, result) on success; (False, None) once retrying is pointless."""
         held = self._held.get(job_id)
         failures = 0
-        give_up_at: float | None = None  # fixed at the first failure: renewals
-        while True:  # must not postpone it forever
+        # fixed at the first failure, so that renewals cannot postpone it forever
+        give_up_at: float | None = None
+        while True:
             try:
                 return True, await call()
             except LeaseLost:
