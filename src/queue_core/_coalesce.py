@@ -13,7 +13,8 @@ __all__ = ["EnqueueCoalescer"]
 
 @dataclass(slots=True)
 class _Lane:
-    busy: bool = False
+    """A topic with a driver call in flight (an idle topic has no lane)."""
+
     pending: list[tuple[NewJob, asyncio.Future[bool]]] = field(default_factory=list)
 
 
@@ -37,13 +38,11 @@ class EnqueueCoalescer:
 
     async def enqueue(self, topic: str, job: NewJob) -> bool:
         lane = self._lanes.get(topic)
-        if lane is None:
-            lane = self._lanes[topic] = _Lane()
-        if lane.busy:
+        if lane is not None:
             future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
             lane.pending.append((job, future))
             return await future
-        lane.busy = True
+        lane = self._lanes[topic] = _Lane()
         try:
             (created,) = await self._driver.enqueue(topic, [job])
             return created
@@ -52,7 +51,7 @@ class EnqueueCoalescer:
 
     def _next(self, topic: str, lane: _Lane) -> None:
         if not lane.pending:
-            lane.busy = False
+            del self._lanes[topic]  # idle topics keep nothing: there may be many
             return
         task = asyncio.get_running_loop().create_task(self._drain(topic, lane))
         self._tasks.add(task)
@@ -74,8 +73,7 @@ class EnqueueCoalescer:
                     if not future.done():
                         future.set_result(was_created)
         finally:
-            lane.busy = False
+            del self._lanes[topic]
             for _, future in lane.pending:  # only if this task was cancelled
                 if not future.done():
                     future.cancel()
-            lane.pending.clear()

@@ -296,7 +296,7 @@ class RedisDriver(Driver):
                     raise asyncio.CancelledError
                 if ready:
                     return
-            if self._clock is None or not isinstance(self._clock, FakeClock):
+            if not isinstance(self._clock, FakeClock):  # a fake clock wakes waiters itself
                 upcoming = [t for t in (due, deadline) if t >= 0]
                 if upcoming:
                     timeout = min(timeout, max(0.0, (min(upcoming) - now) / 1000.0 + 0.001))
