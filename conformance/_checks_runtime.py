@@ -9,6 +9,7 @@ from collections import Counter
 
 from queue_core import (
     Closed,
+    Driver,
     Hooks,
     Job,
     JobState,
@@ -21,6 +22,13 @@ from queue_core import (
 from ._context import KitContext, KitSkip, check, wait_for
 
 __all__: list[str] = []
+
+
+async def _counts_are(driver: Driver, topic: str, **expected: int) -> bool:
+    """Whether ``driver.counts(topic)`` shows the ``expected`` fields
+    (``total`` included)."""
+    counts = await driver.counts(topic)
+    return all(getattr(counts, name) == value for name, value in expected.items())
 
 
 async def within(
@@ -108,15 +116,8 @@ async def check_runtime_renews_long_handlers(ctx: KitContext) -> None:
     await service.subscribe(topic, slow, options)
     await service.enqueue(topic, b"long")
     await within(10, "the long handler", finished)
-    await wait_for(lambda: _empty(driver, topic), 5, "the ack")
+    await wait_for(lambda: _counts_are(driver, topic, total=0), 5, "the ack")
     assert calls == [1], f"the long job was delivered {len(calls)} times: attempts {calls}"
-
-
-async def _empty(driver: object, topic: str) -> bool:
-    from queue_core import Driver
-
-    assert isinstance(driver, Driver)
-    return (await driver.counts(topic)).total == 0
 
 
 @check(4)
@@ -271,16 +272,9 @@ async def check_backoff_bounds_and_dead_letter(ctx: KitContext) -> None:
             f"retry due at {stored.run_at}, expected now + {delay}"
         )
         ctx.clock.set(max(stored.run_at, ctx.clock.now()))  # exactly its due time
-    await wait_for(lambda: _dead(driver, topic), 10, "the dead letter")
+    await wait_for(lambda: _counts_are(driver, topic, dead=1), 10, "the dead letter")
     (dead,) = await service.list_dead(topic)
     assert (dead.id, dead.attempt, dead.last_error) == (job_id, 4, "RuntimeError: attempt 4 failed")
-
-
-async def _dead(driver: object, topic: str) -> bool:
-    from queue_core import Driver
-
-    assert isinstance(driver, Driver)
-    return (await driver.counts(topic)).dead == 1
 
 
 @check(9)
@@ -300,14 +294,7 @@ async def check_dead_letter_topic_is_subscribable(ctx: KitContext) -> None:
 
     await service.subscribe(topic + ":dead", handler)
     await within(5, "the dead letter to be consumed", seen)
-    await wait_for(lambda: _no_dead(driver, topic), 5, "the dead letter's ack")
-
-
-async def _no_dead(driver: object, topic: str) -> bool:
-    from queue_core import Driver
-
-    assert isinstance(driver, Driver)
-    return (await driver.counts(topic)).dead == 0
+    await wait_for(lambda: _counts_are(driver, topic, dead=0), 5, "the dead letter's ack")
 
 
 @check(12)
