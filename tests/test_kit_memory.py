@@ -1,5 +1,7 @@
-"""queue_memory, the reference, passes the whole kit; the kit's wiring works
-with and without pytest; missing capabilities become skips with a reason."""
+"""The kit's wiring works with and without pytest, and missing capabilities
+become skips with a reason. (That the reference passes the whole kit is
+``test_kit_passes_reference_driver``; the pytest base class runs for real on
+the SQLite and Redis drivers.)"""
 
 from __future__ import annotations
 
@@ -10,18 +12,11 @@ import pytest
 from queue_conformance import (
     CHECKS,
     DriverConformance,
-    Harness,
     MemoryHarness,
     run_conformance,
 )
 from queue_core import Capabilities, Clock, Driver, Job
 from queue_memory import MemoryDriver
-
-
-class TestMemoryDriverConformance(DriverConformance):
-    @pytest.fixture
-    def harness(self) -> Harness:
-        return MemoryHarness()
 
 
 class _NoClockControl(MemoryDriver):
