@@ -17,21 +17,29 @@ from ._errors import (
     LeaseLost,
     PayloadTooLarge,
     QueueError,
+    TimeLimitExceeded,
+    Unsupported,
     translate_errors,
 )
-from ._handler import AsyncHandler, DeadLetter, Handler, Retry, SyncHandler
+from ._handler import AsyncHandler, DeadLetter, Handler, JobCancelled, Retry, SyncHandler
 from ._hooks import Hooks, Outcome
-from ._job import Counts, Job, JobState, NewJob, Settled
+from ._job import CancelOutcome, Counts, EnqueueResult, Job, JobState, NewJob, Settled
+from ._limits import TopicLimits
 from ._options import EnqueueOptions, QueueOptions, SubscribeOptions
 from ._protocols import Consumer, ConsumerStats, EnqueueItem, Payload, Service
 from ._retry import RetryPolicy
 from ._service import QueueService, new_job_id
 from ._validate import (
     DEAD_SUFFIX,
+    EMPTY_HEADERS,
+    MAX_ATTEMPTS,
+    MAX_DURATION,
+    MAX_INSTANT,
     MAX_PRIORITY,
     MIN_PRIORITY,
     dead_letter_topic,
     source_topic,
+    validate_headers,
     validate_job_id,
     validate_payload,
     validate_priority,
@@ -40,10 +48,15 @@ from ._validate import (
 
 __all__ = [
     "DEAD_SUFFIX",
+    "EMPTY_HEADERS",
+    "MAX_ATTEMPTS",
+    "MAX_DURATION",
+    "MAX_INSTANT",
     "MAX_PRIORITY",
     "MIN_PRIORITY",
     "AsyncHandler",
     "BackendUnavailable",
+    "CancelOutcome",
     "Capabilities",
     "Clock",
     "Closed",
@@ -54,11 +67,13 @@ __all__ = [
     "Driver",
     "EnqueueItem",
     "EnqueueOptions",
+    "EnqueueResult",
     "FakeClock",
     "Handler",
     "Hooks",
     "InvalidArgument",
     "Job",
+    "JobCancelled",
     "JobState",
     "LeaseLost",
     "NewJob",
@@ -76,11 +91,15 @@ __all__ = [
     "SubscribeOptions",
     "SyncHandler",
     "SystemClock",
+    "TimeLimitExceeded",
+    "TopicLimits",
+    "Unsupported",
     "dead_letter_topic",
     "new_job_id",
     "source_topic",
     "to_ms",
     "translate_errors",
+    "validate_headers",
     "validate_job_id",
     "validate_payload",
     "validate_priority",

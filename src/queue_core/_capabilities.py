@@ -23,6 +23,15 @@ class Capabilities:
     * ``persistent``: jobs survive a restart of the process that enqueued them.
     * ``push_wakeup``: :meth:`Driver.wait` returns promptly after an enqueue
       (otherwise consumers only poll).
+    * ``idempotency_records``: the driver remembers an id for its job's
+      ``idempotency_window`` after the job ends, so that an enqueue of the
+      same id in that time creates nothing (:meth:`Driver.enqueue`).
+    * ``list_topics``: :meth:`Driver.topics` lists the topics.
+    * ``cancellation``: :meth:`Driver.cancel` and :meth:`Driver.cancel_requested`.
+    * ``limits``: :meth:`Driver.set_limits`: in-flight and rate limits per
+      topic, enforced inside the claim across every consumer.
+
+    A method whose capability is false raises :class:`~queue_core.Unsupported`.
     """
 
     max_payload_bytes: int = 1024 * 1024
@@ -30,6 +39,10 @@ class Capabilities:
     clock_control: bool = False
     persistent: bool = False
     push_wakeup: bool = True
+    idempotency_records: bool = False
+    list_topics: bool = False
+    cancellation: bool = False
+    limits: bool = False
 
     def __post_init__(self) -> None:
         if self.max_payload_bytes < 0 or self.max_batch < 1:

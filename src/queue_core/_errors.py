@@ -7,6 +7,8 @@ Every error a backend or the runtime raises is a :class:`QueueError`::
     │   └── PayloadTooLarge                    payload over max_payload_bytes
     ├── LeaseLost                              stale lease token: the job moved on
     ├── Closed                                 the service or consumer is closed
+    ├── Unsupported                            the driver lacks the capability
+    ├── TimeLimitExceeded (also a TimeoutError) a handler ran past its time limit
     └── BackendUnavailable (retryable)         the backend cannot be reached now
 
 Drivers translate their native errors at the boundary with ``raise ... from exc``
@@ -26,6 +28,8 @@ __all__ = [
     "LeaseLost",
     "PayloadTooLarge",
     "QueueError",
+    "TimeLimitExceeded",
+    "Unsupported",
     "translate_errors",
 ]
 
@@ -61,6 +65,16 @@ class LeaseLost(QueueError):
 
 class Closed(QueueError):
     """The service, consumer or driver was closed; no more operations."""
+
+
+class Unsupported(QueueError):
+    """The driver does not have the capability this call needs (see
+    :class:`~queue_core.Capabilities`). Nothing was changed."""
+
+
+class TimeLimitExceeded(QueueError, TimeoutError):
+    """A handler ran longer than its time limit; the attempt failed with this
+    error (recorded as the job's ``last_error``) and is retried per policy."""
 
 
 class BackendUnavailable(QueueError):

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Awaitable
 from typing import Protocol
 
+from ._errors import InvalidArgument
 from ._job import Job
 from ._validate import validate_duration
 
-__all__ = ["AsyncHandler", "DeadLetter", "Handler", "Retry", "SyncHandler"]
+__all__ = ["AsyncHandler", "DeadLetter", "Handler", "JobCancelled", "Retry", "SyncHandler"]
 
 
 class AsyncHandler(Protocol):
@@ -36,8 +37,11 @@ class Retry(Exception):
     """
 
     def __init__(self, delay: float = 0.0, reason: str | None = None) -> None:
-        super().__init__(reason or f"retry requested in {delay}s")
-        self.delay = validate_duration("delay", delay)
+        seconds = validate_duration("delay", delay)
+        if reason is not None and not isinstance(reason, str):
+            raise InvalidArgument(f"reason must be a str, not {type(reason).__name__}")
+        super().__init__(reason or f"retry requested in {seconds:g}s")
+        self.delay = seconds
         self.reason = reason
 
 
@@ -45,5 +49,13 @@ class DeadLetter(Exception):
     """Raise from a handler to send the job straight to its dead-letter topic."""
 
     def __init__(self, reason: str = "dead-lettered by the handler") -> None:
+        if not isinstance(reason, str):
+            raise InvalidArgument(f"reason must be a str, not {type(reason).__name__}")
         super().__init__(reason)
         self.reason = reason
+
+
+class JobCancelled(Exception):
+    """Raised by :meth:`Job.raise_if_cancelled` (or by a handler itself) to
+    end the job as cancelled: it is deleted, neither retried nor
+    dead-lettered, and reported with ``Outcome.CANCELLED``."""

@@ -8,7 +8,7 @@ import enum
 import logging
 from collections.abc import Sequence
 
-from ._job import Job
+from ._job import Job, NewJob
 
 __all__ = ["Hooks", "Outcome"]
 
@@ -23,11 +23,34 @@ class Outcome(enum.Enum):
     DEAD_LETTERED = "dead_lettered"
     DROPPED = "dropped"
     RELEASED = "released"
-    LEASE_LOST = "lease_lost"
+    CANCELLED = "cancelled"
+    LEASE_LOST = "lease_lost"  # the backend refused the settle: the lease had moved on
+    UNKNOWN = "unknown"  # the settle call's outcome is unknown (the backend did not answer)
 
 
 class Hooks:
-    """Called by the runtime (never by drivers), on the event loop thread."""
+    """Called by the runtime (never by drivers), on the event loop thread.
+    Keep them quick: they run inline with every job."""
+
+    def before_enqueue(self, topic: str, job: NewJob) -> NewJob:
+        """A job is about to be sent to the backend; return it, or a copy
+        with other headers (for example trace context). Called for every
+        job of ``enqueue`` and ``enqueue_many``, after validation."""
+        return job
+
+    def after_enqueue(
+        self,
+        topic: str,
+        jobs: Sequence[NewJob],
+        created: Sequence[bool] | None,
+        error: BaseException | None,
+    ) -> None:
+        """A driver call for ``jobs`` returned: ``created`` per job, or
+        ``None`` with the ``error`` it raised."""
+
+    def on_claimed(self, topic: str, jobs: Sequence[Job]) -> None:
+        """A consumer claimed ``jobs`` (they may wait in its prefetch buffer
+        before they run)."""
 
     def before_job(self, job: Job) -> None:
         """A claimed job is about to run."""
@@ -44,7 +67,14 @@ class Hooks:
         """A job went to its dead-letter topic (or was dropped, if so configured)."""
 
     def on_lease_lost(self, job: Job) -> None:
-        """The runtime found the job's lease gone while it held the job."""
+        """The backend refused to settle the job: its lease had moved on
+        (expired and reaped, or the job was re-claimed), so the attempt's
+        result was discarded."""
+
+    def on_settle_unknown(self, job: Job, error: BaseException) -> None:
+        """The runtime gave up settling the job (the backend did not
+        answer): the outcome is unknown. If the settle did not apply, the
+        job comes back when its lease expires."""
 
 
 class HookSet:
@@ -69,6 +99,35 @@ class HookSet:
             except Exception:
                 logger.exception("hook %s.%s raised; ignored", type(hook).__name__, name)
 
+    def before_enqueue(self, topic: str, job: NewJob) -> NewJob:
+        for hook in self.hooks:
+            try:
+                changed = hook.before_enqueue(topic, job)
+            except Exception:
+                logger.exception("hook %s.before_enqueue raised; ignored", type(hook).__name__)
+                continue
+            if isinstance(changed, NewJob):
+                job = changed
+            else:
+                logger.error(
+                    "hook %s.before_enqueue returned %s, not a NewJob; ignored",
+                    type(hook).__name__,
+                    type(changed).__name__,
+                )
+        return job
+
+    def after_enqueue(
+        self,
+        topic: str,
+        jobs: Sequence[NewJob],
+        created: Sequence[bool] | None,
+        error: BaseException | None,
+    ) -> None:
+        self._each("after_enqueue", topic, jobs, created, error)
+
+    def on_claimed(self, topic: str, jobs: Sequence[Job]) -> None:
+        self._each("on_claimed", topic, jobs)
+
     def before_job(self, job: Job) -> None:
         self._each("before_job", job)
 
@@ -85,3 +144,6 @@ class HookSet:
 
     def on_lease_lost(self, job: Job) -> None:
         self._each("on_lease_lost", job)
+
+    def on_settle_unknown(self, job: Job, error: BaseException) -> None:
+        self._each("on_settle_unknown", job, error)

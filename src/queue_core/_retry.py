@@ -6,7 +6,7 @@ import random
 from dataclasses import dataclass
 
 from ._errors import InvalidArgument
-from ._validate import validate_duration
+from ._validate import validate_duration, validate_number
 
 __all__ = ["RetryPolicy"]
 
@@ -28,16 +28,15 @@ class RetryPolicy:
     jitter: float = 0.2
 
     def __post_init__(self) -> None:
-        validate_duration("initial_delay", self.initial_delay)
-        validate_duration("max_delay", self.max_delay)
-        if isinstance(self.multiplier, bool) or not isinstance(self.multiplier, int | float):
-            raise InvalidArgument("multiplier must be a number")
-        if self.multiplier < 1.0:
-            raise InvalidArgument(f"multiplier must be >= 1, not {self.multiplier!r}")
-        if isinstance(self.jitter, bool) or not isinstance(self.jitter, int | float):
-            raise InvalidArgument("jitter must be a number")
-        if not 0.0 <= self.jitter <= 1.0:
-            raise InvalidArgument(f"jitter must be within [0, 1], not {self.jitter!r}")
+        set_ = object.__setattr__
+        set_(self, "initial_delay", validate_duration("initial_delay", self.initial_delay))
+        set_(self, "max_delay", validate_duration("max_delay", self.max_delay))
+        set_(
+            self,
+            "multiplier",
+            validate_number("multiplier", self.multiplier, minimum=1.0, maximum=1e6),
+        )
+        set_(self, "jitter", validate_number("jitter", self.jitter, minimum=0.0, maximum=1.0))
         if self.max_delay < self.initial_delay:
             raise InvalidArgument("max_delay must be >= initial_delay")
 

@@ -4,6 +4,7 @@ over any driver."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 from collections.abc import Iterable, Sequence
 from types import TracebackType
@@ -15,14 +16,27 @@ from ._driver import Driver
 from ._errors import Closed, InvalidArgument
 from ._handler import Handler
 from ._hooks import Hooks, HookSet
-from ._job import Counts, Job, JobState, NewJob
+from ._job import CancelOutcome, Counts, EnqueueResult, Job, JobState, NewJob
+from ._limits import TopicLimits
 from ._options import EnqueueOptions, QueueOptions, SubscribeOptions
 from ._protocols import EnqueueItem, Payload
-from ._validate import DEAD_SUFFIX, validate_job_id, validate_payload, validate_topic
+from ._validate import (
+    DEAD_SUFFIX,
+    EMPTY_HEADERS,
+    validate_count,
+    validate_duration,
+    validate_headers,
+    validate_job_id,
+    validate_payload,
+    validate_topic,
+)
 
 __all__ = ["QueueService", "new_job_id"]
 
+logger = logging.getLogger("queue_core")
 _DEFAULT_ENQUEUE = EnqueueOptions()
+MAX_LIST_LIMIT = 10_000
+MAX_IDS = 100_000
 
 
 def new_job_id() -> str:
@@ -58,6 +72,12 @@ class QueueService:
         self._coalescer = EnqueueCoalescer(driver)
         self._limit = driver.capabilities.max_payload_bytes
         self._max_batch = driver.capabilities.max_batch
+        if self._options.idempotency_window > 0 and not driver.capabilities.idempotency_records:
+            logger.warning(
+                "%s keeps no idempotency records: an explicit job_id is forgotten as soon "
+                "as its job ends, so an enqueue retried after that creates the job again",
+                type(driver).__name__,
+            )
 
     @property
     def driver(self) -> Driver:
@@ -81,59 +101,128 @@ class QueueService:
         if self._closed:
             raise Closed("the queue service is closed")
 
-    def _new_job(self, payload: object, options: EnqueueOptions | None) -> NewJob:
+    def _new_job(self, topic: str, payload: object, options: EnqueueOptions | None) -> NewJob:
         if options is None:
             options = _DEFAULT_ENQUEUE
         elif not isinstance(options, EnqueueOptions):
             raise InvalidArgument(f"options must be EnqueueOptions, not {type(options).__name__}")
-        return NewJob(
+        window = 0.0
+        if options.job_id is not None:
+            window = (
+                self._options.idempotency_window
+                if options.idempotency_window is None
+                else options.idempotency_window
+            )
+        job = NewJob(
             id=options.job_id or new_job_id(),
             payload=validate_payload(payload, self._limit),
             priority=options.priority,
             delay=options.delay,
             run_at=options.run_at,
             max_attempts=options.max_attempts or self._options.max_attempts,
+            headers=options.headers or EMPTY_HEADERS,
+            idempotency_window=window,
         )
+        if self._hooks.active:
+            changed = self._hooks.before_enqueue(topic, job)
+            if changed is not job:
+                if changed.id != job.id or changed.payload is not job.payload:
+                    logger.error("a before_enqueue hook changed a job's id or payload; ignored")
+                else:
+                    headers = validate_headers(changed.headers)
+                    job = NewJob(
+                        id=job.id,
+                        payload=job.payload,
+                        priority=job.priority,
+                        delay=job.delay,
+                        run_at=job.run_at,
+                        max_attempts=job.max_attempts,
+                        headers=headers,
+                        idempotency_window=job.idempotency_window,
+                    )
+        return job
 
     # -- producing ------------------------------------------------------------
 
     async def enqueue(
         self, topic: str, payload: Payload, options: EnqueueOptions | None = None
     ) -> str:
-        """Add one job; return its id (the existing id if ``options.job_id``
-        names a job already in the topic).
+        """Add one job; return its id (also when ``options.job_id`` names a
+        job that exists in the topic or ended within the idempotency window,
+        and nothing was created: :meth:`enqueue_result` tells which).
 
         :raises InvalidArgument: bad topic, payload or options (nothing written).
         :raises PayloadTooLarge: payload over the driver's limit.
-        :raises BackendUnavailable: the backend did not answer; retry with the
-            same ``job_id`` to stay idempotent.
+        :raises BackendUnavailable: the backend did not answer; the job may or
+            may not exist. Retry with the same ``job_id``: within the
+            idempotency window the retry never creates a second job, even if
+            the first one already ran.
 
         Concurrent calls for one topic are sent to the driver together
         (one call per event-loop turn); each keeps its own result.
         """
+        return (await self.enqueue_result(topic, payload, options)).id
+
+    async def enqueue_result(
+        self, topic: str, payload: Payload, options: EnqueueOptions | None = None
+    ) -> EnqueueResult:
+        """:meth:`enqueue`, telling whether this call created the job."""
         self._check_open()
         validate_topic(topic)
-        job = self._new_job(payload, options)
-        await self._coalescer.enqueue(topic, job)
-        return job.id
+        job = self._new_job(topic, payload, options)
+        if not self._hooks.active:
+            created = await self._coalescer.enqueue(topic, job)
+            return EnqueueResult(id=job.id, created=created)
+        try:
+            created = await self._coalescer.enqueue(topic, job)
+        except BaseException as exc:
+            self._hooks.after_enqueue(topic, (job,), None, exc)
+            raise
+        self._hooks.after_enqueue(topic, (job,), (created,), None)
+        return EnqueueResult(id=job.id, created=created)
 
     async def enqueue_many(self, topic: str, jobs: Iterable[EnqueueItem]) -> list[str]:
         """Add many jobs in as few driver calls as the driver's batch size
         allows; return their ids in order. Every job is validated before any
         is written."""
+        return [result.id for result in await self.enqueue_many_results(topic, jobs)]
+
+    async def enqueue_many_results(
+        self, topic: str, jobs: Iterable[EnqueueItem]
+    ) -> list[EnqueueResult]:
+        """:meth:`enqueue_many`, telling per job whether it was created."""
         self._check_open()
         validate_topic(topic)
+        if isinstance(jobs, bytes | bytearray | memoryview | str):
+            raise InvalidArgument("jobs must be an iterable of payloads, not a single payload")
         new_jobs: list[NewJob] = []
-        for item in jobs:
+        try:
+            items = iter(jobs)
+        except TypeError:
+            raise InvalidArgument(f"jobs must be iterable, not {type(jobs).__name__}") from None
+        for item in items:
             if isinstance(item, tuple):
                 if len(item) != 2:
                     raise InvalidArgument("each job must be payload or (payload, EnqueueOptions)")
-                new_jobs.append(self._new_job(item[0], item[1]))
+                new_jobs.append(self._new_job(topic, item[0], item[1]))
             else:
-                new_jobs.append(self._new_job(item, None))
+                new_jobs.append(self._new_job(topic, item, None))
+        results: list[EnqueueResult] = []
         for start in range(0, len(new_jobs), self._max_batch):
-            await self._driver.enqueue(topic, new_jobs[start : start + self._max_batch])
-        return [job.id for job in new_jobs]
+            batch = new_jobs[start : start + self._max_batch]
+            try:
+                created = await self._driver.enqueue(topic, batch)
+            except BaseException as exc:
+                if self._hooks.active:
+                    self._hooks.after_enqueue(topic, batch, None, exc)
+                raise
+            if self._hooks.active:
+                self._hooks.after_enqueue(topic, batch, created, None)
+            results += [
+                EnqueueResult(id=job.id, created=flag)
+                for job, flag in zip(batch, created, strict=True)
+            ]
+        return results
 
     # -- consuming ------------------------------------------------------------
 
@@ -169,19 +258,88 @@ class QueueService:
         self._check_open()
         return await self._driver.get(validate_topic(topic), validate_job_id(job_id))
 
-    async def list_jobs(self, topic: str, state: JobState, *, limit: int = 100) -> list[Job]:
+    async def list_jobs(
+        self, topic: str, state: JobState, *, limit: int = 100, offset: int = 0
+    ) -> list[Job]:
+        """Up to ``limit`` (at most 10,000) jobs of ``topic`` in ``state``,
+        after the first ``offset``: ready ones in claim order, scheduled ones
+        by due time, in-flight ones by lease deadline."""
         self._check_open()
         if not isinstance(state, JobState):
             raise InvalidArgument("state must be a JobState")
-        return await self._driver.list_jobs(validate_topic(topic), state, limit=_limit(limit))
+        return await self._driver.list_jobs(
+            validate_topic(topic), state, limit=_limit(limit), offset=_offset(offset)
+        )
 
-    async def list_dead(self, topic: str, *, limit: int = 100) -> list[Job]:
-        """Up to ``limit`` waiting dead letters of ``topic``, oldest first by
-        priority then time of death (in-flight ones are being handled by a
-        dead-letter consumer and are not listed)."""
+    async def topics(self) -> list[str]:
+        """Every topic that has had a job (without ``:dead`` suffixes), sorted.
+
+        :raises Unsupported: the driver cannot list topics.
+        """
+        self._check_open()
+        return await self._driver.topics()
+
+    async def cancel(self, topic: str, ids: Sequence[str]) -> list[CancelOutcome]:
+        """Cancel jobs of ``topic`` by id, one outcome per id: a waiting job
+        is deleted (``CANCELLED``); a running one is told to stop
+        (``REQUESTED``: an async handler is cancelled at its next ``await``,
+        a sync one sees ``job.cancel_requested``; the job then ends as
+        cancelled, neither retried nor dead-lettered); ``NOT_FOUND``
+        otherwise.
+
+        :raises Unsupported: the driver cannot cancel jobs.
+        """
+        self._check_open()
+        job_ids = _ids(ids)
+        assert job_ids is not None
+        return await self._driver.cancel(validate_topic(topic), job_ids) if job_ids else []
+
+    async def set_limits(self, topic: str, limits: TopicLimits) -> None:
+        """Store global limits for ``topic`` in the backend (in-flight jobs
+        and claims per period, across every consumer); ``TopicLimits()``
+        removes them.
+
+        :raises Unsupported: the driver cannot enforce limits.
+        """
+        self._check_open()
+        if not isinstance(limits, TopicLimits):
+            raise InvalidArgument(f"limits must be TopicLimits, not {type(limits).__name__}")
+        await self._driver.set_limits(validate_topic(topic), limits)
+
+    async def get_limits(self, topic: str) -> TopicLimits:
+        """The limits stored for ``topic`` (``TopicLimits()`` when none)."""
+        self._check_open()
+        return await self._driver.get_limits(validate_topic(topic))
+
+    async def wait_empty(self, topic: str, *, timeout: float | None = None) -> None:
+        """Return once ``topic`` has no scheduled, ready or in-flight job
+        (its dead letters do not count): every job enqueued so far has
+        ended. Unlike :meth:`Consumer.wait_idle`, it waits for scheduled
+        retries too (on a fake clock, someone must move it).
+
+        :raises TimeoutError: ``timeout`` seconds passed first.
+        """
+        self._check_open()
+        validate_topic(topic)
+        seconds = None if timeout is None else validate_duration("timeout", timeout)
+        pause = 0.005
+        async with asyncio.timeout(seconds):
+            while True:
+                counts = await self._driver.counts(topic)
+                if counts.scheduled + counts.ready + counts.in_flight == 0:
+                    return
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 0.25)
+
+    async def list_dead(self, topic: str, *, limit: int = 100, offset: int = 0) -> list[Job]:
+        """Up to ``limit`` waiting dead letters of ``topic`` after the first
+        ``offset``, by priority then time of death (in-flight ones are being
+        handled by a dead-letter consumer and are not listed)."""
         self._check_open()
         dead = validate_topic(topic) + DEAD_SUFFIX
-        return await self._driver.list_jobs(dead, JobState.READY, limit=_limit(limit))
+        return await self._driver.list_jobs(
+            dead, JobState.READY, limit=_limit(limit), offset=_offset(offset)
+        )
 
     async def redrive(self, topic: str, ids: Sequence[str] | None = None) -> int:
         """Move dead letters back to ``topic`` with fresh attempts."""
@@ -222,14 +380,22 @@ class QueueService:
 
 
 def _limit(limit: object) -> int:
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
-        raise InvalidArgument(f"limit must be an int >= 0, not {limit!r}")
-    return limit
+    return validate_count("limit", limit, minimum=0, maximum=MAX_LIST_LIMIT)
+
+
+def _offset(offset: object) -> int:
+    return validate_count("offset", offset, minimum=0, maximum=2**31 - 1)
 
 
 def _ids(ids: Sequence[str] | None) -> list[str] | None:
     if ids is None:
         return None
-    if isinstance(ids, str):
+    if isinstance(ids, str | bytes):
         raise InvalidArgument("ids must be a sequence of job ids, not a single str")
-    return [validate_job_id(job_id) for job_id in ids]
+    try:
+        items = list(ids)
+    except TypeError:
+        raise InvalidArgument(f"ids must be a sequence of job ids, not {type(ids).__name__}") from None
+    if len(items) > MAX_IDS:
+        raise InvalidArgument(f"at most {MAX_IDS} ids per call, not {len(items)}")
+    return [validate_job_id(job_id) for job_id in items]

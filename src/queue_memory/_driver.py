@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from queue_core import (
     DEAD_SUFFIX,
+    CancelOutcome,
     Capabilities,
     Clock,
     Closed,
@@ -22,6 +23,7 @@ from queue_core import (
     NewJob,
     Settled,
     SystemClock,
+    TopicLimits,
     to_ms,
 )
 
@@ -57,8 +59,13 @@ class MemoryDriver(Driver):
             clock_control=True,
             persistent=False,
             push_wakeup=True,
+            idempotency_records=True,
+            list_topics=True,
+            cancellation=True,
+            limits=True,
         )
         self._topics: dict[str, TopicStore] = {}
+        self._fences: dict[str, int] = {}  # per family (base topic): last fencing token
         self._closed = False
         self._token_prefix = secrets.token_hex(4)
         self._token_counter = itertools.count(1)
@@ -99,8 +106,26 @@ class MemoryDriver(Driver):
         for store in self._topics.values():
             store.notify()
 
-    def _bury(self, topic: str, store: TopicStore, rec: Rec, error: str | None, now: int) -> None:
+    def _next_fence(self, topic: str) -> int:
+        family = topic
+        while family.endswith(DEAD_SUFFIX):
+            family = family[: -len(DEAD_SUFFIX)]
+        fence = self._fences.get(family, 0) + 1
+        self._fences[family] = fence
+        return fence
+
+    def _end(self, store: TopicStore, rec: Rec, now: int) -> None:
+        """The job ends in this topic: gone, its id remembered for its window."""
         store.remove(rec)
+        if rec.window_ms > 0:
+            store.remember(rec.id, now + rec.window_ms)
+        if store.limits.max_in_flight is not None:
+            store.notify()  # an in-flight slot may have opened
+
+    def _bury(self, topic: str, store: TopicStore, rec: Rec, error: str | None, now: int) -> None:
+        self._end(store, rec, now)
+        if rec.cancel:
+            return  # a cancelled job ends here instead of dying
         dead = self._store(topic + DEAD_SUFFIX)
         if rec.id in dead.jobs:
             return
@@ -124,7 +149,11 @@ class MemoryDriver(Driver):
 
     def _expire(self, topic: str, store: TopicStore, rec: Rec, now: int) -> None:
         """One expired lease: back to ready, due at its deadline, or to the
-        dead-letter topic when the job is out of attempts."""
+        dead-letter topic when the job is out of attempts (deleted when its
+        cancellation was requested)."""
+        if rec.cancel:
+            self._end(store, rec, now)
+            return
         if rec.attempt >= rec.max_attempts:
             self._bury(topic, store, rec, "lease expired", now)
             return
@@ -139,7 +168,7 @@ class MemoryDriver(Driver):
         now = self._now_ms()
         created: list[bool] = []
         for job in jobs:
-            if job.id in store.jobs:
+            if job.id in store.jobs or (store.done and store.remembered(job.id, now)):
                 created.append(False)
                 continue
             due = max(now, to_ms(job.run_at)) if job.run_at is not None else now + to_ms(job.delay)
@@ -152,6 +181,8 @@ class MemoryDriver(Driver):
                 due_ms=due,
                 seq=store.next_seq(),
                 state=JobState.READY,
+                headers=job.headers,
+                window_ms=to_ms(job.idempotency_window),
             )
             store.add(rec, now)
             created.append(True)
@@ -166,19 +197,23 @@ class MemoryDriver(Driver):
         store.promote_due(now)
         deadline = now + to_ms(lease)
         claimed: list[Job] = []
-        while len(claimed) < max_jobs:
+        room = max_jobs if store.limits.unlimited else store.claim_room(max_jobs, now)
+        while len(claimed) < room:
             rec = store.pop_ready()
             if rec is None:
                 break
             rec.attempt += 1
-            rec.fence += 1
+            rec.fence = self._next_fence(topic)
             store.lease(rec, f"{self._token_prefix}.{next(self._token_counter)}", deadline)
+            if store.limits.rate is not None:
+                store.claim_times.append(now)
             claimed.append(rec.to_job(topic))
         return claimed
 
     async def ack_many(self, topic: str, leases: Sequence[tuple[str, str]]) -> list[Settled]:
         store = self._store(topic)
         outcomes: list[Settled] = []
+        now = self._now_ms()
         for job_id, token in leases:
             rec = store.jobs.get(job_id)
             if rec is None:
@@ -186,7 +221,7 @@ class MemoryDriver(Driver):
             elif rec.state is not JobState.IN_FLIGHT or rec.token != token:
                 outcomes.append(Settled.LEASE_LOST)
             else:
-                store.remove(rec)
+                self._end(store, rec, now)
                 outcomes.append(Settled.ACKED)
         return outcomes
 
@@ -203,6 +238,9 @@ class MemoryDriver(Driver):
         store = self._store(topic)
         rec = self._holder(store, topic, job_id, token)
         now = self._now_ms()
+        if rec.cancel:
+            self._end(store, rec, now)
+            return
         rec.last_error = error
         store.make_due(rec, now + to_ms(delay), now)
         store.notify()
@@ -211,6 +249,9 @@ class MemoryDriver(Driver):
         store = self._store(topic)
         rec = self._holder(store, topic, job_id, token)
         now = self._now_ms()
+        if rec.cancel:
+            self._end(store, rec, now)
+            return
         rec.attempt = max(0, rec.attempt - 1)
         store.make_due(rec, now, now)
         store.notify()
@@ -226,32 +267,37 @@ class MemoryDriver(Driver):
 
     async def wait(self, topic: str, timeout: float) -> None:
         store = self._store(topic)
-        if not self._fake_clock:
-            upcoming = store.next_event_ms()
-            if upcoming is not None:
-                timeout = min(timeout, max(0.0, (upcoming - self._now_ms()) / 1000.0 + 0.001))
+        now = self._now_ms()
         event = store.wakeup
-        if store.n_ready:
+        if store.n_ready and (store.limits.unlimited or store.claim_room(1, now)):
             return
+        if not self._fake_clock:  # a fake clock wakes waiters when it moves
+            upcoming = [t for t in (store.next_event_ms(), store.next_slot_ms(now)) if t]
+            if upcoming:
+                timeout = min(timeout, max(0.0, (min(upcoming) - now) / 1000.0 + 0.001))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(event.wait(), timeout)
 
     async def counts(self, topic: str) -> Counts:
         store = self._store(topic)
         dead = self._topics.get(topic + DEAD_SUFFIX)
+        oldest = store.oldest_due_ms(self._now_ms())
         return Counts(
             scheduled=store.n_scheduled,
             ready=store.n_ready,
             in_flight=store.n_inflight,
             dead=len(dead.jobs) if dead is not None else 0,
+            oldest_due_at=None if oldest is None else oldest / 1000.0,
         )
 
     async def get(self, topic: str, job_id: str) -> Job | None:
         rec = self._store(topic).jobs.get(job_id)
         return None if rec is None else rec.to_job(topic)
 
-    async def list_jobs(self, topic: str, state: JobState, *, limit: int = 100) -> list[Job]:
-        recs = self._store(topic).sorted_recs(state)[:limit]
+    async def list_jobs(
+        self, topic: str, state: JobState, *, limit: int = 100, offset: int = 0
+    ) -> list[Job]:
+        recs = self._store(topic).sorted_recs(state)[offset : offset + limit]
         return [rec.to_job(topic) for rec in recs]
 
     async def redrive(self, topic: str, ids: Sequence[str] | None = None) -> int:
@@ -283,9 +329,54 @@ class MemoryDriver(Driver):
             for rec in store.jobs.values()
             if rec.state is not JobState.IN_FLIGHT and (wanted is None or rec.id in wanted)
         ]
+        now = self._now_ms()
         for rec in victims:
-            store.remove(rec)
+            self._end(store, rec, now)
         return len(victims)
+
+    async def topics(self) -> list[str]:
+        if self._closed:
+            raise Closed("the memory driver is closed")
+        return sorted(
+            name
+            for name, store in self._topics.items()
+            if store.seq > 0 and not name.endswith(DEAD_SUFFIX)
+        )
+
+    async def cancel(self, topic: str, ids: Sequence[str]) -> list[CancelOutcome]:
+        store = self._store(topic)
+        now = self._now_ms()
+        outcomes: list[CancelOutcome] = []
+        for job_id in ids:
+            rec = store.jobs.get(job_id)
+            if rec is None:
+                outcomes.append(CancelOutcome.NOT_FOUND)
+            elif rec.state is JobState.IN_FLIGHT:
+                rec.cancel = True
+                outcomes.append(CancelOutcome.REQUESTED)
+            else:
+                self._end(store, rec, now)
+                outcomes.append(CancelOutcome.CANCELLED)
+        return outcomes
+
+    async def cancel_requested(self, topic: str, ids: Sequence[str]) -> list[str]:
+        store = self._store(topic)
+        found = []
+        for job_id in ids:
+            rec = store.jobs.get(job_id)
+            if rec is not None and rec.cancel and rec.state is JobState.IN_FLIGHT:
+                found.append(job_id)
+        return found
+
+    async def set_limits(self, topic: str, limits: TopicLimits) -> None:
+        store = self._store(topic)
+        store.limits = limits
+        if limits.rate is None:
+            store.claim_times.clear()
+        store.notify()
+
+    async def get_limits(self, topic: str) -> TopicLimits:
+        return self._store(topic).limits
 
     async def close(self) -> None:
         self._closed = True

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from queue_core import Job, JobState
+from queue_core import EMPTY_HEADERS, Job, JobState, TopicLimits
 
 __all__ = ["Rec", "TopicStore"]
 
@@ -35,6 +37,9 @@ class Rec:
     deadline_ms: int | None = None
     fence: int = 0
     ver: int = 0
+    headers: Mapping[str, str] = field(default_factory=lambda: EMPTY_HEADERS)
+    window_ms: int = 0  # how long the id is remembered after the job ends
+    cancel: bool = False  # a cancel request is pending (in flight only)
 
     def to_job(self, topic: str) -> Job:
         return Job(
@@ -51,6 +56,7 @@ class Rec:
             lease_token=self.token,
             lease_deadline=None if self.deadline_ms is None else self.deadline_ms / 1000.0,
             fencing_token=self.fence,
+            headers=self.headers,
         )
 
 
@@ -69,10 +75,55 @@ class TopicStore:
     n_scheduled: int = 0
     n_inflight: int = 0
     wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+    # idempotency records: id -> expiry (ms), and a heap to drop expired ones
+    done: dict[str, int] = field(default_factory=dict)
+    done_heap: list[tuple[int, str]] = field(default_factory=list)
+    limits: TopicLimits = field(default_factory=TopicLimits)
+    claim_times: deque[int] = field(default_factory=deque)  # rate window (ms)
 
     def next_seq(self) -> int:
         self.seq += 1
         return self.seq
+
+    # -- idempotency records ------------------------------------------------
+
+    def remember(self, job_id: str, until_ms: int) -> None:
+        self.done[job_id] = until_ms
+        heapq.heappush(self.done_heap, (until_ms, job_id))
+
+    def remembered(self, job_id: str, now_ms: int) -> bool:
+        """Whether ``job_id`` ended here less than its window ago (and drop
+        records that expired)."""
+        heap = self.done_heap
+        while heap and heap[0][0] <= now_ms:
+            until, old = heapq.heappop(heap)
+            if self.done.get(old) == until:
+                del self.done[old]
+        return self.done.get(job_id, 0) > now_ms
+
+    # -- limits -------------------------------------------------------------
+
+    def claim_room(self, want: int, now_ms: int) -> int:
+        """How many of ``want`` jobs the topic's limits let one claim take."""
+        limits = self.limits
+        if limits.max_in_flight is not None:
+            want = min(want, limits.max_in_flight - self.n_inflight)
+        if limits.rate is not None:
+            times = self.claim_times
+            since = now_ms - round(limits.per * 1000)
+            while times and times[0] <= since:
+                times.popleft()
+            want = min(want, limits.rate - len(times))
+        return max(0, want)
+
+    def next_slot_ms(self, now_ms: int) -> int | None:
+        """When the rate window lets a claim through again, if it is full."""
+        limits = self.limits
+        if limits.rate is None or self.claim_room(1, now_ms) > 0 or not self.claim_times:
+            return None
+        if limits.max_in_flight is not None and self.n_inflight >= limits.max_in_flight:
+            return None  # an ack opens the slot, not the time
+        return self.claim_times[0] + round(limits.per * 1000)
 
     # -- state transitions (each bumps ver and keeps the counters) ---------
 
@@ -153,11 +204,23 @@ class TopicStore:
         times = [heap[0][0] for heap in (self.scheduled, self.inflight) if heap]
         return min(times) if times else None
 
+    def oldest_due_ms(self, now_ms: int) -> int | None:
+        """The earliest due time among jobs due now (ready, or scheduled
+        and past their due time)."""
+        due = [
+            rec.due_ms
+            for rec in self.jobs.values()
+            if rec.state is JobState.READY
+            or (rec.state is JobState.SCHEDULED and rec.due_ms <= now_ms)
+        ]
+        return min(due) if due else None
+
     def notify(self) -> None:
         event, self.wakeup = self.wakeup, asyncio.Event()
         event.set()
 
     def sorted_recs(self, state: JobState) -> list[Rec]:
+        """Jobs in ``state``, in that state's order (see ``list_jobs``)."""
         recs = [rec for rec in self.jobs.values() if rec.state is state]
         if state is JobState.READY:
             recs.sort(key=lambda r: (-r.priority, r.due_ms, r.seq))
