@@ -3,10 +3,11 @@ fields into script arguments."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Final
 
-from queue_core import Job, JobState, to_ms
+from queue_core import EMPTY_HEADERS, Job, JobState, to_ms
 
 __all__ = [
     "MAX_MS",
@@ -14,7 +15,9 @@ __all__ = [
     "clamp_ms",
     "claim_order",
     "decode_error",
+    "decode_headers",
     "encode_error",
+    "encode_headers",
     "jobs_from_reply",
 ]
 
@@ -39,15 +42,49 @@ def decode_error(raw: bytes | None) -> str | None:
     return None if raw is None else raw.decode("utf-8", "surrogatepass")
 
 
-def _job(topic: str, job_id: bytes, meta: bytes, payload: bytes | None, error: bytes | None) -> Job:
-    state, prio, max_attempts, enqueued, due, _seq, attempt, fence, deadline, token = meta.split(
-        b"|"
-    )
+# Headers are stored as name US value RS name US value ...: names are
+# [A-Za-z0-9_.-] and values have no control characters (validated), so the
+# separators never occur inside them.
+_US: Final = "\x1f"
+_RS: Final = "\x1e"
+
+
+def encode_headers(headers: Mapping[str, str]) -> bytes:
+    if not headers:
+        return b""
+    return _RS.join(f"{name}{_US}{value}" for name, value in headers.items()).encode("utf-8")
+
+
+def decode_headers(raw: bytes) -> Mapping[str, str]:
+    if not raw:
+        return EMPTY_HEADERS
+    pairs = (entry.split(_US, 1) for entry in raw.decode("utf-8").split(_RS))
+    return MappingProxyType({name: value for name, value in pairs})
+
+
+def _job(topic: str, job_id: bytes, meta: bytes, body: bytes | None, error: bytes | None) -> Job:
+    (
+        state,
+        prio,
+        max_attempts,
+        enqueued,
+        due,
+        _seq,
+        attempt,
+        fence,
+        deadline,
+        token,
+        _window,
+        hlen,
+    ) = meta.split(b"|")
     in_flight = state == b"f"
+    body = body or b""
+    cut = int(hlen)
     return Job(
         id=job_id.decode(),
         topic=topic,
-        payload=payload or b"",
+        payload=body[cut:] if cut else body,
+        headers=decode_headers(body[:cut]) if cut else EMPTY_HEADERS,
         priority=int(prio),
         attempt=int(attempt),
         max_attempts=int(max_attempts),

@@ -15,6 +15,7 @@ from redis.asyncio import Redis, RedisCluster
 
 from queue_core import (
     BackendUnavailable,
+    CancelOutcome,
     Capabilities,
     Clock,
     Closed,
@@ -27,14 +28,23 @@ from queue_core import (
     LeaseLost,
     NewJob,
     Settled,
+    TopicLimits,
     to_ms,
     validate_payload,
 )
 
 from ._blocking import Blocker
-from ._codec import STATE_CODES, claim_order, clamp_ms, encode_error, jobs_from_reply
+from ._codec import (
+    STATE_CODES,
+    claim_order,
+    clamp_ms,
+    encode_error,
+    encode_headers,
+    jobs_from_reply,
+)
 from ._diagnostics import Diagnostics, diagnose
-from ._keys import TopicKeys, topic_keys, validate_prefix
+from ._errors import translated
+from ._keys import TopicKeys, seq_pattern, topic_keys, topic_of_seq_key, validate_prefix
 from ._scripts import ScriptRunner
 
 __all__ = ["RedisDriver"]
@@ -44,6 +54,11 @@ PROMOTE_LIMIT: Final = 1000  # scheduled jobs made ready per claim, earliest fir
 PAGE: Final = 1000  # most ids, jobs or scan steps per script call
 IDLE_HINT_AGE: Final = 0.05  # seconds a claim's idle hint stands in for a peek
 _SETTLED: Final = {1: Settled.ACKED, 0: Settled.GONE, -1: Settled.LEASE_LOST}
+_CANCELLED: Final = {
+    1: CancelOutcome.CANCELLED,
+    2: CancelOutcome.REQUESTED,
+    0: CancelOutcome.NOT_FOUND,
+}
 
 
 def _request_id() -> str:
@@ -68,6 +83,8 @@ class RedisDriver(Driver):
     * ``claim_cache_ttl``: how long a call's answer is kept, so that a
       call re-sent after a lost reply (claim, enqueue, retry, release,
       dead letter) is answered as the first one was.
+    * ``owns_client``: :meth:`close` also closes ``client`` (set by
+      :func:`~queue_redis.driver_from_url`, which makes the client).
     """
 
     def __init__(
@@ -81,6 +98,7 @@ class RedisDriver(Driver):
         block_timeout: float = 5.0,
         command_timeout: float | None = 10.0,
         claim_cache_ttl: float = 30.0,
+        owns_client: bool = False,
     ) -> None:
         if client.get_connection_kwargs().get("decode_responses"):
             raise InvalidArgument("the Redis client must use decode_responses=False")
@@ -95,13 +113,18 @@ class RedisDriver(Driver):
             clock_control=True,
             persistent=True,
             push_wakeup=True,
+            idempotency_records=True,
+            list_topics=True,
+            cancellation=True,
+            limits=True,
         )
+        self._owns_client = owns_client
         self._block_timeout = block_timeout
         self._claim_cache_ms = max(1, clamp_ms(claim_cache_ttl))
         self._run = ScriptRunner(client, command_timeout)
         self._blocker = Blocker(client)
         self._keys: dict[str, TopicKeys] = {}
-        self._idle: dict[str, tuple[float, int, int, int]] = {}  # see _note_idle
+        self._idle: dict[str, tuple[float, int, int, int, int]] = {}  # see _note_idle
         self._closed = False
         self._wake = asyncio.Event()  # set on close and when a FakeClock moves
         self._wait_failures = 0
@@ -147,11 +170,12 @@ class RedisDriver(Driver):
         event.set()
 
     def _note_idle(self, topic: str, jobs: list[Job], hint: list[int]) -> None:
-        """Keep what a claim that found no ready job saw (``hint``: server
-        time, earliest due time, earliest deadline), so that a :meth:`wait`
-        right after it needs no ``peek`` round trip of its own."""
+        """Keep what a claim that found nothing claimable saw (``hint``:
+        server time, earliest due time, earliest deadline, next rate slot),
+        so that a :meth:`wait` right after it needs no ``peek`` round trip of
+        its own."""
         if not jobs and hint:
-            self._idle[topic] = (time.monotonic(), hint[0], hint[1], hint[2])
+            self._idle[topic] = (time.monotonic(), hint[0], hint[1], hint[2], hint[3])
         else:
             self._idle.pop(topic, None)
 
@@ -176,7 +200,13 @@ class RedisDriver(Driver):
             for job in jobs[start : start + batch]:
                 run_at = b"" if job.run_at is None else clamp_ms(job.run_at)
                 delay = clamp_ms(job.delay) if job.delay else 0
-                args += (job.id, job.payload, job.priority, job.max_attempts, run_at, delay)
+                window = clamp_ms(job.idempotency_window) if job.idempotency_window else 0
+                if job.headers:
+                    headers = encode_headers(job.headers)
+                    body, hlen = headers + job.payload, len(headers)
+                else:
+                    body, hlen = job.payload, 0
+                args += (job.id, body, hlen, job.priority, job.max_attempts, run_at, delay, window)
             reply = await self._run("enqueue", (*keys.all, keys.request(rid)), args)
             created += [flag == 1 for flag in reply]
         return created
@@ -226,7 +256,8 @@ class RedisDriver(Driver):
         keys = self._topic(topic)
         outcomes: list[Settled] = []
         for start in range(0, len(leases), PAGE):
-            args = [part for lease in leases[start : start + PAGE] for part in lease]
+            args = [self._now()]
+            args += [part for lease in leases[start : start + PAGE] for part in lease]
             reply = await self._run("ack", keys.all, args)
             outcomes += [_SETTLED[code] for code in reply]
         return outcomes
@@ -285,10 +316,12 @@ class RedisDriver(Driver):
             if seen is not None and age < IDLE_HINT_AGE:
                 # the claim just before found no ready job: an enqueue since
                 # then has pushed a wake-up token, which the pop below takes
-                _, now, due, deadline = seen
+                _, now, due, deadline, slot = seen
                 now += round(age * 1000)
             else:
-                now, ready, due, deadline = await self._run("peek", keys.all, [self._now()])
+                now, ready, due, deadline, slot = await self._run(
+                    "peek", keys.all, [self._now()]
+                )
                 if task is not None and task.cancelling() > cancels:
                     # redis-py sends through asyncio.wait_for, which on
                     # Python 3.11 can swallow a cancellation that lands as
@@ -297,7 +330,7 @@ class RedisDriver(Driver):
                 if ready:
                     return
             if not isinstance(self._clock, FakeClock):  # a fake clock wakes waiters itself
-                upcoming = [t for t in (due, deadline) if t >= 0]
+                upcoming = [t for t in (due, deadline, slot) if t >= 0]
                 if upcoming:
                     timeout = min(timeout, max(0.0, (min(upcoming) - now) / 1000.0 + 0.001))
             block = min(timeout, self._block_timeout)
@@ -329,22 +362,30 @@ class RedisDriver(Driver):
 
     async def counts(self, topic: str) -> Counts:
         keys = self._topic(topic)
-        scheduled, ready, in_flight, dead = await self._run(
-            "counts", (*keys.all, keys.dead.jobs), []
+        scheduled, ready, in_flight, dead, oldest = await self._run(
+            "counts", (*keys.all, keys.dead.jobs), [self._now()]
         )
-        return Counts(scheduled=scheduled, ready=ready, in_flight=in_flight, dead=dead)
+        return Counts(
+            scheduled=scheduled,
+            ready=ready,
+            in_flight=in_flight,
+            dead=dead,
+            oldest_due_at=None if oldest < 0 else oldest / 1000.0,
+        )
 
     async def get(self, topic: str, job_id: str) -> Job | None:
         keys = self._topic(topic)
         jobs = jobs_from_reply(topic, await self._run("get", keys.all, [job_id]))
         return jobs[0] if jobs else None
 
-    async def list_jobs(self, topic: str, state: JobState, *, limit: int = 100) -> list[Job]:
+    async def list_jobs(
+        self, topic: str, state: JobState, *, limit: int = 100, offset: int = 0
+    ) -> list[Job]:
         keys = self._topic(topic)
         jobs: list[Job] = []
         while len(jobs) < limit:
             count = min(limit - len(jobs), PAGE)
-            args = [STATE_CODES[state], len(jobs), count]
+            args = [STATE_CODES[state], offset + len(jobs), count]
             page = jobs_from_reply(topic, await self._run("list", keys.all, args))
             jobs += page
             if len(page) < count:
@@ -389,14 +430,68 @@ class RedisDriver(Driver):
         if ids is not None:
             unique = list(dict.fromkeys(ids))
             for start in range(0, len(unique), PAGE):
-                args = ["ids", *unique[start : start + PAGE]]
+                args = [self._now(), "ids", *unique[start : start + PAGE]]
                 deleted += await self._run("purge", keys.all, args)
             return deleted
         while True:
-            done: int = await self._run("purge", keys.all, ["scan", PAGE])
+            done: int = await self._run("purge", keys.all, [self._now(), "scan", PAGE])
             deleted += done
             if done < PAGE:
                 return deleted
+
+    async def topics(self) -> list[str]:
+        self._check_open()
+        pattern = seq_pattern(self._prefix)
+        found: set[str] = set()
+        with translated(f"listing topics (SCAN MATCH {pattern})"):
+            if isinstance(self._client, RedisCluster):
+                nodes = self._client.get_primaries()
+                for node in nodes:
+                    async for key in self._client.scan_iter(
+                        match=pattern, count=1000, target_nodes=node
+                    ):
+                        self._found_topic(found, key)
+            else:
+                async for key in self._client.scan_iter(match=pattern, count=1000):
+                    self._found_topic(found, key)
+        return sorted(found)
+
+    def _found_topic(self, found: set[str], key: bytes | str) -> None:
+        name = key.decode("utf-8", "replace") if isinstance(key, bytes) else key
+        topic = topic_of_seq_key(self._prefix, name)
+        if topic is not None:
+            found.add(topic)
+
+    async def cancel(self, topic: str, ids: Sequence[str]) -> list[CancelOutcome]:
+        keys = self._topic(topic)
+        outcomes: list[CancelOutcome] = []
+        for start in range(0, len(ids), PAGE):
+            reply = await self._run("cancel", keys.all, [self._now(), *ids[start : start + PAGE]])
+            outcomes += [_CANCELLED[code] for code in reply]
+        return outcomes
+
+    async def cancel_requested(self, topic: str, ids: Sequence[str]) -> list[str]:
+        keys = self._topic(topic)
+        found: list[str] = []
+        for start in range(0, len(ids), PAGE):
+            reply = await self._run("cancel_requested", keys.all, ids[start : start + PAGE])
+            found += [raw.decode() for raw in reply]
+        return found
+
+    async def set_limits(self, topic: str, limits: TopicLimits) -> None:
+        keys = self._topic(topic)
+        args: list[Any] = ["set", limits.max_in_flight or "", limits.rate or ""]
+        args.append(max(1, clamp_ms(limits.per)))
+        await self._run("limits", keys.all, args)
+
+    async def get_limits(self, topic: str) -> TopicLimits:
+        keys = self._topic(topic)
+        max_in_flight, rate, per = await self._run("limits", keys.all, ["get"])
+        return TopicLimits(
+            max_in_flight=int(max_in_flight) if max_in_flight else None,
+            rate=int(rate) if rate else None,
+            per=int(per) / 1000.0 if per else 1.0,
+        )
 
     async def close(self) -> None:
         if self._closed:
@@ -404,3 +499,6 @@ class RedisDriver(Driver):
         self._closed = True
         self._wake_waiters()
         await self._blocker.close()
+        if self._owns_client:
+            with contextlib.suppress(Exception):
+                await self._client.aclose()

@@ -4,10 +4,17 @@
 -- ARGV[1..7]  as claim.lua
 -- ARGV[8..]   pairs: job id, lease token (as ack.lua)
 -- returns     {ack.lua's reply, claim.lua's jobs, claim.lua's hint}
+local now_arg = arg_now(1)
+local want = arg_int(3, 0, 100000)
+local lease = arg_int(4, 0, MAX_MS)
+local reap_limit = arg_int(5, 0, 100000)
+local promote_limit = arg_int(6, 0, 100000)
+local ttl = arg_int(7, 1, MAX_MS)
+if (#ARGV - 7) % 2 ~= 0 then error('ERR queue_redis: ack_claim takes id, token pairs') end
 local S = topic_keys(1)
-local settled = ack_pairs(S, 8)
+local settled = ack_pairs(S, 8, now_arg)
 local jobs, hint = claim_jobs(
-  S, topic_keys(8), KEYS[15], ARGV[1], ARGV[2], tonumber(ARGV[3]),
-  tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+  S, topic_keys(BLOCK + 1), KEYS[2 * BLOCK + 1], KEYS[2 * BLOCK + 2], now_arg, ARGV[2],
+  want, lease, reap_limit, promote_limit, ttl
 )
 return {settled, jobs, hint}

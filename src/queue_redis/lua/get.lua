@@ -1,7 +1,8 @@
 -- get: jobs by id as they are now (read only).
--- KEYS[1..7]  the topic's keys
+-- KEYS[1..11] the topic's keys
 -- ARGV        job ids
--- returns     flat list: id, meta, payload, last error (false) per job found
+-- returns     flat list: id, meta, headers .. payload, last error (false)
+--             per job found
 local S = topic_keys(1)
 local out = {}
 for _, id in ipairs(ARGV) do

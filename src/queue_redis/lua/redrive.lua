@@ -1,8 +1,10 @@
 -- redrive: move dead letters that are not in flight back to their source
 -- topic: ready now, attempt 0, a new enqueued time and sequence; id,
--- payload, priority, max attempts, last error and fence kept. A dead letter
+-- headers, payload, priority, max attempts, idempotency window, last error
+-- and fence kept (a move, not an end: no idempotency record). A dead letter
 -- whose id exists in the source topic stays where it is.
--- KEYS[1..7]  the source topic's keys; KEYS[8..14] its dead-letter topic's
+-- KEYS[1..11]  the source topic's keys; KEYS[12..22] its dead-letter topic's
+-- KEYS[23]     the family's fencing counter (unused)
 -- ARGV[1]     now override in ms ('' = server TIME)
 -- ARGV[2]     mode: 'ids' or 'scan'
 -- mode ids:   ARGV[3..] job ids; moved in claim order of the dead-letter
@@ -10,9 +12,16 @@
 -- mode scan:  ARGV[3] 'r' (dead ready) or 's' (dead scheduled), ARGV[4]
 --             offset (entries skipped so far), ARGV[5] limit
 -- returns     {moved, skipped, scanned}
+local now_arg = arg_now(1)
+if ARGV[2] == 'scan' then
+  arg_int(4, 0, 2147483647)
+  arg_int(5, 0, 100000)
+elseif ARGV[2] ~= 'ids' then
+  error('ERR queue_redis: redrive mode must be ids or scan')
+end
 local S = topic_keys(1)
-local D = topic_keys(8)
-local now = now_ms(ARGV[1])
+local D = topic_keys(BLOCK + 1)
+local now = now_ms(now_arg)
 local moved, skipped = 0, 0
 
 local function move(id, m)
