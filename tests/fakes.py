@@ -265,12 +265,13 @@ class BlockingClaimDriver(ScriptedDriver):
         return await super().claim(topic, max_jobs=max_jobs, lease=lease)
 
 
-class LostOnExtendDriver(ScriptedDriver):
-    """``extend`` always raises LeaseLost (the lease expired and moved on)."""
+class RenewalRacesAckDriver(ScriptedDriver):
+    """``extend`` raises LeaseLost as if the job's ack, sent on another
+    connection, had landed first; the ack itself succeeds."""
 
     async def extend(self, topic: str, job_id: str, token: str, lease: float) -> float:
         self.record("extend", topic, job_id, token, lease=lease)
-        raise LeaseLost(topic, job_id)
+        raise LeaseLost(topic, job_id, "no such job")
 
 
 class LostOnSettleDriver(ScriptedDriver):
@@ -294,6 +295,40 @@ class LostOnSettleDriver(ScriptedDriver):
     async def release(self, topic: str, job_id: str, token: str) -> None:
         self.record("release", topic, job_id, token)
         raise LeaseLost(topic, job_id)
+
+
+class ExpiredDriver(LostOnSettleDriver):
+    """The lease really is gone: renewals and every settle find it lost."""
+
+    async def extend(self, topic: str, job_id: str, token: str, lease: float) -> float:
+        self.record("extend", topic, job_id, token, lease=lease)
+        raise LeaseLost(topic, job_id)
+
+
+class CancellingDriver(ScriptedDriver):
+    """Declares ``cancellation``; ``cancel_requested`` reports the ids in
+    :attr:`requests` (set them to request a cancel)."""
+
+    def __init__(self, jobs: Sequence[Job] = (), **kwargs: Any) -> None:
+        super().__init__(jobs, **kwargs)
+        self._capabilities = Capabilities(push_wakeup=True, cancellation=True)
+        self.requests: set[str] = set()
+
+    async def cancel_requested(self, topic: str, ids: Sequence[str]) -> list[str]:
+        self.record("cancel_requested", topic, list(ids))
+        return [job_id for job_id in ids if job_id in self.requests]
+
+
+class SlowAckDriver(ScriptedDriver):
+    """``ack_many`` waits until :attr:`proceed` is set."""
+
+    def __init__(self, jobs: Sequence[Job] = (), **kwargs: Any) -> None:
+        super().__init__(jobs, **kwargs)
+        self.proceed = asyncio.Event()
+
+    async def ack_many(self, topic: str, leases: Sequence[tuple[str, str]]) -> list[Settled]:
+        await self.proceed.wait()
+        return await super().ack_many(topic, leases)
 
 
 @dataclass(slots=True)
@@ -354,6 +389,9 @@ class RecordingHooks(Hooks):
     def on_lease_lost(self, job: Job) -> None:
         self._add(Event("on_lease_lost", job.id))
 
+    def on_settle_unknown(self, job: Job, error: BaseException) -> None:
+        self._add(Event("on_settle_unknown", job.id, error=error))
+
 
 class RaisingHooks(Hooks):
     """Every hook raises; the runtime must log and ignore it."""
@@ -374,6 +412,24 @@ class RaisingHooks(Hooks):
 
     def on_lease_lost(self, job: Job) -> None:
         raise RuntimeError("on_lease_lost hook broke")
+
+    def on_settle_unknown(self, job: Job, error: BaseException) -> None:
+        raise RuntimeError("on_settle_unknown hook broke")
+
+    def on_claimed(self, topic: str, jobs: Sequence[Job]) -> None:
+        raise RuntimeError("on_claimed hook broke")
+
+    def before_enqueue(self, topic: str, job: NewJob) -> NewJob:
+        raise RuntimeError("before_enqueue hook broke")
+
+    def after_enqueue(
+        self,
+        topic: str,
+        jobs: Sequence[NewJob],
+        created: Sequence[bool] | None,
+        error: BaseException | None,
+    ) -> None:
+        raise RuntimeError("after_enqueue hook broke")
 
 
 def log_messages(records: Sequence[logging.LogRecord], level: int = logging.WARNING) -> list[str]:

@@ -181,7 +181,11 @@ async def test_a_release_on_close_does_not_use_up_an_attempt() -> None:
 
 
 @async_test
-async def test_a_sync_handler_past_the_grace_period_has_its_job_released() -> None:
+async def test_a_sync_handler_past_the_grace_period_keeps_its_job_until_it_returns() -> None:
+    """A thread cannot be stopped: releasing its job at the end of the grace
+    would let a second worker run the job while the thread still runs it.
+    The job stays held, its lease renewed, and is settled by the handler's
+    own result when the thread returns."""
     job = make_job()
     driver = ScriptedDriver([job])
     service = QueueService(driver)
@@ -192,12 +196,49 @@ async def test_a_sync_handler_past_the_grace_period_has_its_job_released() -> No
         started.set()
         finish.wait(30)
 
+    consumer = await service.subscribe("t", handler, SubscribeOptions(lease=0.3))
+    await asyncio.to_thread(started.wait, 30)
+    closing = asyncio.ensure_future(consumer.close(grace=0.05))
+    await asyncio.sleep(0.6)  # two lease periods past the grace
+    assert not closing.done(), "close() returned while the sync handler still ran"
+    assert driver.of("release") == [], "the job was released while its thread still ran it"
+    assert len(driver.of("extend")) >= 2, "the lease was not renewed while the thread ran"
+    assert consumer.statistics().running == 1
+    finish.set()
+    await asyncio.wait_for(closing, 10)
+    assert driver.of("release") == []
+    (ack,) = driver.of("ack_many")
+    assert ack.args == ("t", [(job.id, job.lease_token)])
+    assert consumer.statistics().acked == 1
+    await service.close()
+
+
+@async_test
+async def test_close_with_abandon_leaves_a_running_sync_job_to_its_lease() -> None:
+    """close(abandon=True) stops waiting for the thread: the job is neither
+    released (another worker would run it beside the thread) nor settled."""
+    job = make_job()
+    driver = ScriptedDriver([job])
+    hooks = RecordingHooks()
+    service = QueueService(driver, hooks=[hooks])
+    started = threading.Event()
+    finish = threading.Event()
+
+    def handler(job: Job) -> None:
+        started.set()
+        finish.wait(30)
+
     consumer = await service.subscribe("t", handler)
     await asyncio.to_thread(started.wait, 30)
-    await asyncio.wait_for(consumer.close(grace=0.05), 10)
-    finish.set()  # the thread itself cannot be interrupted; let it end
-    assert driver.of("release")[0].args == ("t", job.id, job.lease_token)
+    closing = asyncio.ensure_future(consumer.close(grace=0.05))
+    await asyncio.sleep(0.2)
+    assert not closing.done()
+    await asyncio.wait_for(consumer.close(abandon=True), 10)
+    assert closing.done()
+    finish.set()
+    assert driver.of("release") == []
     assert driver.of("ack_many") == []
+    assert [e.outcome for e in hooks.of("after_job")] == [Outcome.UNKNOWN]
     await service.close()
 
 

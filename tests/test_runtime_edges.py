@@ -39,7 +39,7 @@ async def test_acks_failing_while_renewals_succeed_give_up_by_the_first_deadline
 
     await service.subscribe("t", handler, SubscribeOptions(lease=0.6))
     await hooks.finished(1)  # without a fixed give-up point this never comes
-    assert hooks.of("after_job")[0].outcome is Outcome.LEASE_LOST
+    assert hooks.of("after_job")[0].outcome is Outcome.UNKNOWN  # no answer from the backend
     assert driver.count("extend") >= 1, "the keeper should have renewed meanwhile"
     # retries 0.02, 0.04, then 0.05 s apart fit at most ~14 into the 0.6 s lease
     assert driver.count("ack_many_failed") <= 14, "ack retries outlived the job's lease"

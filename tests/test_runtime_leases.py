@@ -9,9 +9,10 @@ import pytest
 from queue_core import Job, Outcome, QueueService, SubscribeOptions
 from queue_memory import MemoryDriver
 from tests.fakes import (
-    LostOnExtendDriver,
+    ExpiredDriver,
     LostOnSettleDriver,
     RecordingHooks,
+    RenewalRacesAckDriver,
     ScriptedDriver,
     async_test,
     log_messages,
@@ -111,26 +112,53 @@ async def test_a_long_handler_is_not_redelivered_on_a_real_driver() -> None:
 
 
 @async_test
-async def test_lease_lost_on_renewal_is_counted_once_logged_and_hooked(
+async def test_a_lease_found_lost_by_renewal_is_reported_once_by_its_refused_settle(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    """A renewal that finds the lease gone stops renewing it; the loss is
+    reported (counted, logged, hooked) once, when the settle is refused."""
     job = make_job()
-    driver = LostOnExtendDriver([job])
+    driver = ExpiredDriver([job])
     hooks = RecordingHooks()
     service = QueueService(driver, hooks=[hooks])
-    release = asyncio.Event()
 
     async def handler(job: Job) -> None:
-        await release.wait()
+        await driver.called("extend")
+        await asyncio.sleep(0.3)  # long enough for a second renewal, were there one
 
     consumer = await service.subscribe("t", handler, SubscribeOptions(lease=0.3))
-    await hooks.until(lambda events: any(e.hook == "on_lease_lost" for e in events))
-    release.set()
+    await hooks.finished(1)
     await consumer.wait_idle()
     assert consumer.statistics().lease_lost == 1
     assert [e.job_id for e in hooks.of("on_lease_lost")] == [job.id]
+    assert [e.outcome for e in hooks.of("after_job")] == [Outcome.LEASE_LOST]
     assert driver.count("extend") == 1  # a lost lease is not renewed again
-    assert any("lease lost" in m for m in log_messages(caplog.records))
+    assert sum("lease lost" in m for m in log_messages(caplog.records)) == 1
+    await service.close()
+
+
+@async_test
+async def test_a_renewal_racing_the_ack_is_not_a_lost_lease(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A renewal that lands after the job's ack (another connection) finds no
+    job: that is not a lost lease, and nothing reports one."""
+    job = make_job()
+    driver = RenewalRacesAckDriver([job])
+    hooks = RecordingHooks()
+    service = QueueService(driver, hooks=[hooks])
+
+    async def handler(job: Job) -> None:
+        await driver.called("extend")
+
+    consumer = await service.subscribe("t", handler, SubscribeOptions(lease=0.3))
+    await hooks.finished(1)
+    await consumer.wait_idle()
+    stats = consumer.statistics()
+    assert (stats.acked, stats.lease_lost) == (1, 0)
+    assert hooks.of("on_lease_lost") == []
+    assert [e.outcome for e in hooks.of("after_job")] == [Outcome.ACKED]
+    assert not any("lease lost" in m for m in log_messages(caplog.records))
     await service.close()
 
 

@@ -14,8 +14,8 @@ from types import TracebackType
 from typing import Any, Self, TypeVar, cast
 
 from ._driver import Driver
-from ._errors import BackendUnavailable, Closed, LeaseLost
-from ._handler import DeadLetter, Handler, Retry
+from ._errors import BackendUnavailable, Closed, LeaseLost, TimeLimitExceeded
+from ._handler import DeadLetter, Handler, JobCancelled, Retry
 from ._hooks import HookSet, Outcome
 from ._job import Job, Settled
 from ._options import QueueOptions, SubscribeOptions
@@ -37,6 +37,15 @@ def is_async_handler(handler: object) -> bool:
     return call is not None and inspect.iscoroutinefunction(call)
 
 
+class _Abandoned(Exception):
+    """The wait for a sync handler's thread was given up (close(abandon=True))."""
+
+
+def _ignore_result(future: asyncio.Future[object]) -> None:
+    if not future.cancelled():
+        future.exception()  # retrieved: no "exception was never retrieved" warning
+
+
 def describe(exc: BaseException) -> str:
     text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     return text[:MAX_ERROR_LENGTH]
@@ -48,9 +57,14 @@ class _Held:
     token: str
     renewed_at: float
     expires_at: float
-    lost: bool = False
+    lost: bool = False  # a renewal found the lease gone: stop renewing
     started: bool = False
     started_at: float = 0.0
+    finished: bool = False  # the handler returned: waiting for its settle
+    cancel: bool = False  # a cancel request reached this job
+    timed_out: bool = False  # the handler ran past its time limit
+    task: asyncio.Task[None] | None = None  # the worker task running an async handler
+    thread: asyncio.Future[object] | None = None  # a sync handler's running call
 
 
 class QueueConsumer:
@@ -94,12 +108,26 @@ class QueueConsumer:
         self._ack_pending: list[_Held] = []
         self._ack_task: asyncio.Task[None] | None = None
         self._counters = dict.fromkeys(
-            ("claimed", "acked", "retried", "dead_lettered", "dropped", "released", "lease_lost"),
+            (
+                "claimed",
+                "acked",
+                "retried",
+                "dead_lettered",
+                "dropped",
+                "released",
+                "cancelled",
+                "lease_lost",
+                "unknown",
+                "timed_out",
+            ),
             0,
         )
         self._tasks: list[asyncio.Task[None]] = []
         self._fetcher: asyncio.Task[None] | None = None
         self._keeper: asyncio.Task[None] | None = None
+        self._canceller: asyncio.Task[None] | None = None
+        self._time_limit = options.time_limit
+        self._abandon = False  # close(abandon=True): do not wait for sync threads
 
     # -- public ---------------------------------------------------------------
 
@@ -112,13 +140,22 @@ class QueueConsumer:
         return self._closing
 
     def statistics(self) -> ConsumerStats:
-        running = sum(1 for held in self._held.values() if held.started)
-        return ConsumerStats(running=running, **self._counters)
+        running = settling = 0
+        for held in self._held.values():
+            if held.finished:
+                settling += 1
+            elif held.started:
+                running += 1
+        return ConsumerStats(running=running, settling=settling, **self._counters)
 
     def start(self) -> None:
         """Start the tasks (called by the service, inside the event loop)."""
         self._fetcher = asyncio.create_task(self._fetch_loop(), name=f"queue-fetch-{self._topic}")
         self._keeper = asyncio.create_task(self._keep_leases(), name=f"queue-lease-{self._topic}")
+        if self._driver.capabilities.cancellation:
+            self._canceller = asyncio.create_task(
+                self._watch_cancels(), name=f"queue-cancel-{self._topic}"
+            )
         self._tasks = [
             asyncio.create_task(self._work_loop(), name=f"queue-worker-{self._topic}-{i}")
             for i in range(self._options.concurrency)
@@ -132,7 +169,26 @@ class QueueConsumer:
         self._nudge(backoff_too=False)
         await future
 
-    async def close(self, grace: float | None = None) -> None:
+    async def close(self, grace: float | None = None, *, abandon: bool = False) -> None:
+        """Stop claiming; let running handlers finish for ``grace`` seconds
+        (default: ``shutdown_grace``); then cancel async handlers and release
+        their jobs and every prefetched job, without using up an attempt.
+
+        A sync handler cannot be stopped: one still running after the grace
+        keeps its job (and the lease renewals) until its thread returns, and
+        its job is then settled with the handler's result, so no other
+        worker ever runs the job at the same time. With ``abandon``, close
+        does not wait for such threads: their jobs are neither settled nor
+        released (that would hand them to another worker while the thread
+        still runs) and come back when their lease expires, with the
+        attempt counted. Idempotent; a later call with ``abandon`` stops
+        waiting for threads.
+        """
+        if abandon:
+            self._abandon = True
+            for held in self._held.values():
+                if held.thread is not None and not held.thread.done():
+                    held.thread.cancel()  # stops the wait; the thread itself runs on
         if self._close_task is None:
             self._close_task = asyncio.create_task(self._close(grace))
         await asyncio.shield(self._close_task)
@@ -218,6 +274,8 @@ class QueueConsumer:
         for job in jobs:
             self._held[job.id] = _Held(job, job.lease_token or "", now, now + lease)
             self._buffer.put_nowait(job)
+        if self._hooks.active:
+            self._hooks.on_claimed(self._topic, jobs)
 
     async def _wait_room(self, ready: Callable[[], bool]) -> None:
         self._room.clear()
@@ -274,7 +332,12 @@ class QueueConsumer:
             if self._closing:
                 await self._release(job)
                 continue
-            await self._run(job)
+            try:
+                await self._run(job)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a bug of ours: never lose the worker over it
+                logger.exception("%s/%s: the runtime failed handling the job", self._topic, job.id)
 
     async def _run(self, job: Job) -> None:
         loop = asyncio.get_running_loop()
@@ -282,46 +345,171 @@ class QueueConsumer:
         held = self._held[job.id]
         held.started = True
         held.started_at = start
+        if held.cancel:  # the request came while the job waited its turn
+            held.finished = True
+            await self._cancelled(job, start)
+            return
+        timer = None
+        if self._time_limit is not None:
+            timer = loop.call_later(self._time_limit, self._time_up, held)
         if self._hooks.active:
             self._hooks.before_job(job)
         try:
             if self._is_async:
+                held.task = asyncio.current_task()
                 await cast(Callable[[Job], Awaitable[None]], self._handler)(job)
             else:
-                sync = cast(Callable[[Job], object], self._handler)
-                result = await loop.run_in_executor(self._executor, sync, job)
-                if inspect.isawaitable(result):  # e.g. lambda job: async_fn(job)
-                    await result
+                await self._run_sync(job, held)
         except asyncio.CancelledError as exc:
+            held.task = None
             task = asyncio.current_task()
+            if held.timed_out or held.cancel:
+                # our own cancellation of this handler, not close(): undo it
+                # (if close() cancelled the worker too, it still counts)
+                if task is not None and task.uncancel() > 0:
+                    await self._release(job, start)
+                    raise
+                await self._ended_by_runtime(job, held, start)
+                return
             if task is None or task.cancelling():  # close() cancelled this worker
                 await self._release(job, start)
                 raise
             # the handler raised it without being cancelled: a failed attempt
+            held.finished = True
             await self._fail(job, exc, self._retry_policy.delay(job.attempt), start)
-        except Retry as signal:
-            await self._fail(job, signal, signal.delay, start)
-        except DeadLetter as signal:
-            await self._bury(job, signal, start)
-        except Exception as exc:
-            await self._fail(job, exc, self._retry_policy.delay(job.attempt), start)
+        except _Abandoned:
+            self._abandoned(job, start)
+        except (KeyboardInterrupt, SystemExit):
+            await self._release(job, start)
+            raise
+        except BaseException as exc:
+            held.finished = True
+            await self._handler_raised(job, held, exc, start)
         else:
+            held.task = None
+            if held.timed_out:  # the handler swallowed its cancellation
+                task = asyncio.current_task()
+                if task is not None and self._is_async:
+                    task.uncancel()
+                await self._ended_by_runtime(job, held, start)
+                return
+            held.finished = True
             self._ack_pending.append(held)
             if self._ack_task is None:
                 self._ack_task = asyncio.create_task(self._ack_loop())
+        finally:
+            held.task = None
+            if timer is not None:
+                timer.cancel()
+
+    async def _run_sync(self, job: Job, held: _Held) -> None:
+        """Run a plain function in the thread pool. The wait for it can end
+        early (its time limit; ``close(abandon=True)``), the thread cannot:
+        it runs on, abandoned, and later jobs get a fresh pool. close()
+        past its grace does not end the wait: the job stays held (its lease
+        renewed) until the thread returns, then it is settled."""
+        loop = asyncio.get_running_loop()
+        sync = cast(Callable[[Job], object], self._handler)
+        future = loop.run_in_executor(self._executor, sync, job)
+        held.thread = future
+        warned = False
+        try:
+            while True:
+                try:
+                    result = await asyncio.shield(future)
+                    break
+                except asyncio.CancelledError:
+                    if held.timed_out:
+                        self._abandon_thread(future)
+                        raise TimeLimitExceeded(self._limit_text(job)) from None
+                    if self._abandon or future.cancelled():
+                        self._abandon_thread(future)
+                        raise _Abandoned from None
+                    task = asyncio.current_task()
+                    if task is not None:
+                        while task.uncancel() > 0:
+                            pass
+                    if not warned:
+                        warned = True
+                        logger.warning(
+                            "%s/%s: the sync handler is still running after the shutdown "
+                            "grace; waiting for it to return (a thread cannot be stopped; "
+                            "the lease is kept so that no one else runs the job meanwhile)",
+                            self._topic,
+                            job.id,
+                        )
+        finally:
+            held.thread = None
+        if inspect.isawaitable(result):  # e.g. lambda job: async_fn(job)
+            await result
+
+    def _abandon_thread(self, future: asyncio.Future[object]) -> None:
+        """A sync handler's thread runs on unobserved: give later jobs a new
+        pool (the old one winds down when its threads return)."""
+        future.add_done_callback(_ignore_result)
+        old = self._executor
+        if old is not None and not self._closing:
+            self._executor = ThreadPoolExecutor(
+                self._options.concurrency, thread_name_prefix=f"queue-{self._topic}"
+            )
+            old.shutdown(wait=False)
+
+    def _time_up(self, held: _Held) -> None:
+        """The handler of ``held`` reached its time limit."""
+        if held.finished or self._held.get(held.job.id) is not held:
+            return
+        held.timed_out = True
+        self._counters["timed_out"] += 1
+        if held.thread is not None:
+            held.thread.cancel()  # not the thread: the wait for it
+        elif held.task is not None:
+            held.task.cancel()
+
+    def _limit_text(self, job: Job) -> str:
+        return f"{self._topic}/{job.id} ran longer than its time limit of {self._time_limit:g}s"
+
+    async def _ended_by_runtime(self, job: Job, held: _Held, start: float) -> None:
+        """The runtime stopped the handler: its time limit, or a cancel."""
+        held.finished = True
+        if held.cancel:
+            await self._cancelled(job, start)
+            return
+        exc = TimeLimitExceeded(self._limit_text(job))
+        logger.warning("%s", exc)
+        await self._fail(job, exc, self._retry_policy.delay(job.attempt), start)
+
+    async def _handler_raised(
+        self, job: Job, held: _Held, exc: BaseException, start: float
+    ) -> None:
+        if held.cancel or isinstance(exc, JobCancelled):
+            await self._cancelled(job, start)
+        elif isinstance(exc, Retry):
+            await self._fail(job, exc, exc.delay, start)
+        elif isinstance(exc, DeadLetter):
+            await self._bury(job, exc, start)
+        else:
+            if not isinstance(exc, Exception):
+                logger.error(
+                    "%s/%s: the handler raised %s (not an Exception); the attempt failed",
+                    self._topic,
+                    job.id,
+                    type(exc).__name__,
+                    exc_info=exc,
+                )
+            await self._fail(job, exc, self._retry_policy.delay(job.attempt), start)
 
     async def _fail(self, job: Job, exc: BaseException, delay: float, start: float) -> None:
         if job.attempt >= job.max_attempts:
             await self._bury(job, exc, start)
             return
         error = describe(exc)
-        ok = await self._settle(
+        failed = await self._settle(
             job,
             lambda: self._driver.retry(
                 self._topic, job.id, job.lease_token or "", delay=delay, error=error
             ),
         )
-        if ok:
+        if failed is None:
             self._counters["retried"] += 1
             logger.info(
                 "%s/%s attempt %d failed (%s); retry in %.2fs",
@@ -333,24 +521,24 @@ class QueueConsumer:
             )
             if self._hooks.active:
                 self._hooks.on_retry(job, delay, exc)
-        self._finish(job, Outcome.RETRIED if ok else Outcome.LEASE_LOST, exc, start)
+        self._finish(job, failed or Outcome.RETRIED, exc, start)
 
     async def _bury(self, job: Job, exc: BaseException, start: float) -> None:
         error = describe(exc)
         if self._options.on_exhausted == "drop" and not isinstance(exc, DeadLetter):
-            ok = await self._settle(
+            failed = await self._settle(
                 job, lambda: self._driver.ack(self._topic, job.id, job.lease_token or "")
             )
             outcome, counter = Outcome.DROPPED, "dropped"
         else:
-            ok = await self._settle(
+            failed = await self._settle(
                 job,
                 lambda: self._driver.dead_letter(
                     self._topic, job.id, job.lease_token or "", error=error
                 ),
             )
             outcome, counter = Outcome.DEAD_LETTERED, "dead_lettered"
-        if ok:
+        if failed is None:
             self._counters[counter] += 1
             logger.warning(
                 "%s/%s %s after %d attempt(s): %s",
@@ -362,38 +550,63 @@ class QueueConsumer:
             )
             if self._hooks.active:
                 self._hooks.on_dead_letter(job, exc)
-        self._finish(job, outcome if ok else Outcome.LEASE_LOST, exc, start)
+        self._finish(job, failed or outcome, exc, start)
 
     async def _release(self, job: Job, start: float | None = None) -> None:
-        ok = await self._settle(
+        failed = await self._settle(
             job, lambda: self._driver.release(self._topic, job.id, job.lease_token or "")
         )
-        if ok:
+        if failed is None:
             self._counters["released"] += 1
         if start is None:
             start = asyncio.get_running_loop().time()
-        self._finish(job, Outcome.RELEASED if ok else Outcome.LEASE_LOST, None, start)
+        self._finish(job, failed or Outcome.RELEASED, None, start)
 
-    async def _settle(self, job: Job, call: Callable[[], Awaitable[object]]) -> bool:
+    async def _cancelled(self, job: Job, start: float) -> None:
+        """End a job whose cancellation was requested (or that raised
+        JobCancelled): deleted, neither retried nor dead-lettered."""
+        failed = await self._settle(
+            job, lambda: self._driver.ack(self._topic, job.id, job.lease_token or "")
+        )
+        if failed is None:
+            self._counters["cancelled"] += 1
+            logger.info("%s/%s cancelled", self._topic, job.id)
+        self._finish(job, failed or Outcome.CANCELLED, None, start)
+
+    def _abandoned(self, job: Job, start: float) -> None:
+        """close(abandon=True) stopped waiting for the job's sync handler:
+        neither settled nor released; it comes back after its lease."""
+        logger.warning(
+            "%s/%s: abandoned with its sync handler still running; the job comes back "
+            "when its lease expires (the attempt counts)",
+            self._topic,
+            job.id,
+        )
+        self._finish(job, Outcome.UNKNOWN, None, start)
+
+    async def _settle(self, job: Job, call: Callable[[], Awaitable[object]]) -> Outcome | None:
         """Run a settling driver call, retrying BackendUnavailable until the
-        lease would have expired anyway. False if the lease is gone."""
-        ok, _ = await self._with_backend_retry(job.id, call)
-        return ok
+        lease would have expired anyway. ``None`` when it applied;
+        ``LEASE_LOST`` when the backend refused it (the lease had moved on);
+        ``UNKNOWN`` when the runtime gave up without an answer."""
+        failed, _ = await self._with_backend_retry(job.id, call)
+        return failed
 
     async def _with_backend_retry(
         self, job_id: str, call: Callable[[], Awaitable[T]]
-    ) -> tuple[bool, T | None]:
-        """(True, result) on success; (False, None) once retrying is pointless."""
+    ) -> tuple[Outcome | None, T | None]:
+        """(None, result) on success; (LEASE_LOST or UNKNOWN, None) once
+        retrying is pointless."""
         held = self._held.get(job_id)
         failures = 0
         # fixed at the first failure, so that renewals cannot postpone it forever
         give_up_at: float | None = None
         while True:
             try:
-                return True, await call()
+                return None, await call()
             except LeaseLost:
                 self._lease_lost(job_id)
-                return False, None
+                return Outcome.LEASE_LOST, None
             except BackendUnavailable as exc:
                 failures += 1
                 loop = asyncio.get_running_loop()
@@ -401,27 +614,34 @@ class QueueConsumer:
                 if give_up_at is None:
                     give_up_at = held.expires_at if held is not None else loop.time()
                 if loop.time() + delay >= give_up_at:
-                    logger.error(
-                        "%s/%s: giving up settling (%s); the job comes back after its lease",
-                        self._topic,
-                        job_id,
-                        exc,
-                    )
-                    return False, None
+                    self._settle_unknown(job_id, exc)
+                    return Outcome.UNKNOWN, None
                 await asyncio.sleep(delay)
-            except Closed:
-                return False, None
-            except Exception:
-                logger.exception(
-                    "%s/%s: settling failed; the job comes back after its lease",
-                    self._topic,
-                    job_id,
-                )
-                return False, None
+            except Closed as exc:
+                self._settle_unknown(job_id, exc)
+                return Outcome.UNKNOWN, None
+            except Exception as exc:
+                logger.exception("%s/%s: settling raised an unexpected error", self._topic, job_id)
+                self._settle_unknown(job_id, exc)
+                return Outcome.UNKNOWN, None
+
+    def _settle_unknown(self, job_id: str, exc: BaseException) -> None:
+        self._counters["unknown"] += 1
+        logger.error(
+            "%s/%s: gave up settling (%s); the outcome is unknown: if the call did not "
+            "apply, the job comes back when its lease expires",
+            self._topic,
+            job_id,
+            exc,
+        )
+        held = self._held.get(job_id)
+        if held is not None and self._hooks.active:
+            self._hooks.on_settle_unknown(held.job, exc)
 
     def _lease_lost(self, job_id: str) -> None:
+        """The backend refused to settle the job: its lease had moved on."""
         held = self._held.get(job_id)
-        if held is None or held.lost:
+        if held is None:
             return
         held.lost = True
         self._counters["lease_lost"] += 1
@@ -478,7 +698,10 @@ class QueueConsumer:
                         self._lease_lost(held.job.id)
                         result = Outcome.LEASE_LOST
                     elif outcome is None:
-                        result = Outcome.LEASE_LOST
+                        result = Outcome.UNKNOWN
+                    elif held.cancel:
+                        self._counters["cancelled"] += 1
+                        result = Outcome.CANCELLED
                     else:
                         self._counters["acked"] += 1
                         result = Outcome.ACKED
@@ -487,11 +710,12 @@ class QueueConsumer:
         finally:
             self._ack_task = None
 
-    # -- leases ---------------------------------------------------------------
+    # -- leases and cancel requests -------------------------------------------
 
     async def _keep_leases(self) -> None:
         lease = self._options.lease
         interval = lease / 3.0
+        limit = self._time_limit
         loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(interval / 2.0)
@@ -499,13 +723,18 @@ class QueueConsumer:
             for held in list(self._held.values()):
                 if held.lost or now - held.renewed_at < interval:
                     continue
+                if limit is not None and held.started and now - held.started_at >= limit:
+                    continue  # never renewed past the time limit
                 if self._held.get(held.job.id) is not held:
                     continue
                 try:
                     await self._driver.extend(self._topic, held.job.id, held.token, lease)
                 except LeaseLost:
-                    if self._held.get(held.job.id) is held:
-                        self._lease_lost(held.job.id)
+                    # stop renewing; if the lease is really gone, the settle
+                    # finds out and reports it (a renewal racing the job's
+                    # ack on another connection is not a lost lease)
+                    held.lost = True
+                    logger.debug("%s/%s: renewal found the lease gone", self._topic, held.job.id)
                     continue
                 except Exception as exc:
                     logger.warning(
@@ -517,6 +746,33 @@ class QueueConsumer:
                     continue
                 held.renewed_at = now
                 held.expires_at = now + lease
+
+    async def _watch_cancels(self) -> None:
+        """Ask the driver, while jobs are held, which have a cancel request."""
+        interval = self._options.cancel_poll_interval
+        while True:
+            await asyncio.sleep(interval)
+            ids = [held.job.id for held in self._held.values() if not held.cancel]
+            if not ids:
+                continue
+            try:
+                found = await self._driver.cancel_requested(self._topic, ids)
+            except Exception as exc:
+                logger.warning("%s: polling for cancel requests failed (%s)", self._topic, exc)
+                continue
+            for job_id in found:
+                held = self._held.get(job_id)
+                if held is not None and not held.cancel:
+                    self._cancel_held(held)
+
+    def _cancel_held(self, held: _Held) -> None:
+        """A cancel request reached a held job: flag it for the handler, and
+        stop an async handler at its next await."""
+        held.cancel = True
+        object.__setattr__(held.job, "_cancelled", True)
+        logger.info("%s/%s: cancel requested", self._topic, held.job.id)
+        if held.task is not None and not held.finished:
+            held.task.cancel()
 
     # -- closing --------------------------------------------------------------
 
@@ -538,15 +794,18 @@ class QueueConsumer:
             for task in pending:
                 task.cancel()
             if pending:
+                # async handlers stop now; a sync handler's worker waits for
+                # its thread (the keeper still renews its lease)
                 await asyncio.wait(pending)
         while self._ack_task is not None:
             await asyncio.wait([self._ack_task])
         # anything still held (a worker cancelled mid-settle) goes back now
         for held in list(self._held.values()):
             await self._release(held.job)
-        if self._keeper is not None:
-            self._keeper.cancel()
-            await asyncio.wait([self._keeper])
+        for helper in (self._keeper, self._canceller):
+            if helper is not None:
+                helper.cancel()
+                await asyncio.wait([helper])
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
         self._fail_idle_waiters(Closed(f"consumer of {self._topic!r} closed"))

@@ -72,12 +72,7 @@ class QueueService:
         self._coalescer = EnqueueCoalescer(driver)
         self._limit = driver.capabilities.max_payload_bytes
         self._max_batch = driver.capabilities.max_batch
-        if self._options.idempotency_window > 0 and not driver.capabilities.idempotency_records:
-            logger.warning(
-                "%s keeps no idempotency records: an explicit job_id is forgotten as soon "
-                "as its job ends, so an enqueue retried after that creates the job again",
-                type(driver).__name__,
-            )
+        self._warn_no_records = not driver.capabilities.idempotency_records
 
     @property
     def driver(self) -> Driver:
@@ -113,6 +108,13 @@ class QueueService:
                 if options.idempotency_window is None
                 else options.idempotency_window
             )
+            if window > 0 and self._warn_no_records:
+                self._warn_no_records = False
+                logger.warning(
+                    "%s keeps no idempotency records: an explicit job_id is forgotten as "
+                    "soon as its job ends, so an enqueue retried after that creates it again",
+                    type(self._driver).__name__,
+                )
         job = NewJob(
             id=options.job_id or new_job_id(),
             payload=validate_payload(payload, self._limit),
@@ -358,13 +360,18 @@ class QueueService:
 
     # -- lifecycle ------------------------------------------------------------
 
-    async def close(self, grace: float | None = None) -> None:
+    async def close(self, grace: float | None = None, *, abandon: bool = False) -> None:
         """Close every consumer (see :meth:`QueueConsumer.close`), then the
-        driver. Idempotent."""
+        driver. Idempotent; a second call with ``abandon`` stops waiting for
+        sync handlers that are still running."""
         if self._closed:
+            if abandon:
+                await asyncio.gather(*(c.close(grace, abandon=True) for c in self._consumers))
             return
         self._closed = True
-        await asyncio.gather(*(consumer.close(grace) for consumer in self._consumers))
+        await asyncio.gather(
+            *(consumer.close(grace, abandon=abandon) for consumer in self._consumers)
+        )
         await self._driver.close()
 
     async def __aenter__(self) -> Self:
@@ -395,7 +402,8 @@ def _ids(ids: Sequence[str] | None) -> list[str] | None:
     try:
         items = list(ids)
     except TypeError:
-        raise InvalidArgument(f"ids must be a sequence of job ids, not {type(ids).__name__}") from None
+        kind = type(ids).__name__
+        raise InvalidArgument(f"ids must be a sequence of job ids, not {kind}") from None
     if len(items) > MAX_IDS:
         raise InvalidArgument(f"at most {MAX_IDS} ids per call, not {len(items)}")
     return [validate_job_id(job_id) for job_id in items]
