@@ -191,8 +191,10 @@ class ScriptedDriver(Driver):
         self.record("get", topic, job_id)
         return None
 
-    async def list_jobs(self, topic: str, state: JobState, *, limit: int = 100) -> list[Job]:
-        self.record("list_jobs", topic, state, limit=limit)
+    async def list_jobs(
+        self, topic: str, state: JobState, *, limit: int = 100, offset: int = 0
+    ) -> list[Job]:
+        self.record("list_jobs", topic, state, limit=limit, offset=offset)
         return []
 
     async def redrive(self, topic: str, ids: Sequence[str] | None = None) -> int:

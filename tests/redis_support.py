@@ -28,6 +28,8 @@ from typing import NoReturn
 import pytest
 from redis.asyncio import Redis, RedisCluster
 
+from queue_redis import make_client
+
 __all__ = [
     "RedisClusterProcess",
     "RedisSentinel",
@@ -245,8 +247,10 @@ def temp_dir() -> Iterator[Path]:
 
 @contextlib.asynccontextmanager
 async def connect(url: str, *, cluster: bool = False) -> AsyncIterator[Redis | RedisCluster]:
-    """A client for ``url`` (closed at the end)."""
-    client: Redis | RedisCluster = RedisCluster.from_url(url) if cluster else Redis.from_url(url)
+    """A client for ``url`` made the recommended way (closed at the end)."""
+    if cluster:
+        url = "redis+cluster://" + url.split("://", 1)[1]
+    client = make_client(url)
     try:
         yield client
     finally:

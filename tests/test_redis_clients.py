@@ -65,7 +65,8 @@ def test_an_acl_user_limited_to_the_queue_keys(redis_server: RedisServer) -> Non
             await admin.execute_command(
                 "ACL", "SETUSER", "worker", "on", ">secret", "~queue:*", "resetchannels",
                 "-@all", "+evalsha", "+eval", "+blpop", "+info", "+ping", "+time",
-                "+@hash", "+@sortedset", "+@list", "+@string", "+config|get",
+                "+@hash", "+@sortedset", "+@list", "+@string", "+@set", "+exists", "+del",
+                "+scan", "+config|get",
             )  # fmt: skip
         client = Redis(port=redis_server.port, username="worker", password="secret")
         driver = RedisDriver(client)

@@ -22,7 +22,7 @@ def test_every_key_of_a_topic_maps_to_one_slot(redis_cluster_url: str) -> None:
             topic = unique_topic()
             keys = topic_keys("queue", topic)
             names = [*keys.all, *keys.dead.all, *keys.dead.dead.all]
-            names += [keys.claim_cache("r"), keys.request("r")]
+            names += [keys.claim_cache("r"), keys.request("r"), keys.fence]
             slots = {client.keyslot(name) for name in names}
             assert len(slots) == 1
             # the server agrees, and every key the scripts made is among them

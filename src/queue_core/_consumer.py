@@ -4,6 +4,7 @@ lease keeper and a batching acker, over any :class:`~queue_core.Driver`."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import inspect
 import logging
@@ -410,7 +411,9 @@ class QueueConsumer:
         renewed) until the thread returns, then it is settled."""
         loop = asyncio.get_running_loop()
         sync = cast(Callable[[Job], object], self._handler)
-        future = loop.run_in_executor(self._executor, sync, job)
+        # the handler sees this task's context (a trace span, for example)
+        context = contextvars.copy_context()
+        future = loop.run_in_executor(self._executor, context.run, sync, job)
         held.thread = future
         warned = False
         try:

@@ -32,7 +32,9 @@ class TopicLimits:
 
     def __post_init__(self) -> None:
         if self.max_in_flight is not None:
-            value = validate_count("max_in_flight", self.max_in_flight, minimum=1, maximum=MAX_LIMIT)
+            value = validate_count(
+                "max_in_flight", self.max_in_flight, minimum=1, maximum=MAX_LIMIT
+            )
             object.__setattr__(self, "max_in_flight", value)
         if self.rate is not None:
             value = validate_count("rate", self.rate, minimum=1, maximum=MAX_LIMIT)

@@ -30,6 +30,7 @@ def _set(options: object, name: str, value: object) -> None:
     """Store a normalized value on a frozen options object."""
     object.__setattr__(options, name, value)
 
+
 __all__ = ["EnqueueOptions", "QueueOptions", "SubscribeOptions"]
 
 
@@ -188,9 +189,7 @@ class SubscribeOptions:
         _set(
             self,
             "cancel_poll_interval",
-            validate_duration(
-                "cancel_poll_interval", self.cancel_poll_interval, minimum=0.01
-            ),
+            validate_duration("cancel_poll_interval", self.cancel_poll_interval, minimum=0.01),
         )
         if self.retry is not None and not isinstance(self.retry, RetryPolicy):
             raise InvalidArgument("retry must be a RetryPolicy")

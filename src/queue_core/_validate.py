@@ -244,7 +244,8 @@ def validate_headers(headers: object) -> Mapping[str, str]:
     if headers is None:
         return EMPTY_HEADERS
     if not isinstance(headers, Mapping):
-        raise InvalidArgument(f"headers must be a mapping of str to str, not {type(headers).__name__}")
+        kind = type(headers).__name__
+        raise InvalidArgument(f"headers must be a mapping of str to str, not {kind}")
     if not headers:
         return EMPTY_HEADERS
     if len(headers) > MAX_HEADERS:

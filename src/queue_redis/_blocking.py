@@ -12,7 +12,7 @@ from redis.asyncio.connection import AbstractConnection
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from ._errors import translated
+from ._errors import address_of, translated
 
 __all__ = ["Blocker"]
 
@@ -34,6 +34,7 @@ class Blocker:
 
     def __init__(self, client: Redis | RedisCluster) -> None:
         self._client = client
+        self._where = address_of(client)
         self._idle: dict[str, list[AbstractConnection]] = {}
         self._busy: set[AbstractConnection] = set()
 
@@ -69,12 +70,12 @@ class Blocker:
 
         :raises BackendUnavailable: the connection failed or hung.
         """
-        with translated("blocking wait"):
+        with translated("blocking wait", self._where):
             ident, conn = self._take(key)
         self._busy.add(conn)
         reusable = False
         try:
-            with translated("blocking wait"):
+            with translated("blocking wait", self._where):
                 async with asyncio.timeout(timeout + WATCHDOG):
                     await conn.connect()  # type: ignore[no-untyped-call]
                     await conn.send_command("BLPOP", key, f"{timeout:.3f}")

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 from dataclasses import dataclass
 from typing import Any, Final
 
 from redis.asyncio import Redis, RedisCluster
+from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import ResponseError
 
 from queue_core import QueueError
 
-from ._errors import translated
+from ._errors import address_of, translated
 
-__all__ = ["MIN_VERSION", "Diagnostics", "diagnose"]
+__all__ = ["MIN_VERSION", "Diagnostics", "client_warnings", "diagnose"]
 
 logger = logging.getLogger("queue_redis")
 MIN_VERSION: Final = (6, 0)
@@ -67,14 +69,55 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-async def diagnose(client: Redis | RedisCluster) -> Diagnostics:
+def client_warnings(client: Redis | RedisCluster, command_timeout: float | None) -> list[str]:
+    """What is risky in how ``client`` was built (compared with
+    :func:`queue_redis.make_client`)."""
+    kwargs = client.get_connection_kwargs()
+    hint = "build the client with queue_redis.make_client(url)"
+    warnings = []
+    defaults = inspect.signature(AbstractConnection.__init__).parameters
+    socket_timeout = kwargs.get("socket_timeout", defaults["socket_timeout"].default)
+    if socket_timeout is not None and command_timeout and socket_timeout < command_timeout:
+        warnings.append(
+            f"the client's socket_timeout ({socket_timeout:g}s) is shorter than the driver's "
+            f"command_timeout ({command_timeout:g}s): a slow script fails as a socket timeout "
+            f"first; {hint}"
+        )
+    connect_timeout = kwargs.get(
+        "socket_connect_timeout", defaults["socket_connect_timeout"].default
+    )
+    if connect_timeout is None:
+        warnings.append(
+            f"the client has no socket_connect_timeout: an unreachable host blocks a call "
+            f"for the operating system's connect timeout (minutes); {hint}"
+        )
+    retry = client.retry if isinstance(client, RedisCluster) else client.get_retry()
+    retries = retry.get_retries() if retry is not None else 0
+    if retries == 0 and not isinstance(client, RedisCluster):
+        warnings.append(
+            "the client does not re-send a command after a dropped connection: every "
+            "connection the server closes (restart, failover, idle timeout) fails a call "
+            f"with BackendUnavailable; {hint}"
+        )
+    elif retries > 3:
+        warnings.append(
+            f"the client re-sends a failed command up to {retries} times with backoff: a "
+            f"refused connection takes seconds to fail instead of well under one; {hint}"
+        )
+    return warnings
+
+
+async def diagnose(
+    client: Redis | RedisCluster, *, command_timeout: float | None = None
+) -> Diagnostics:
     """Read the settings with ``INFO`` (and ``CONFIG GET`` where allowed),
-    log a warning for each risky one, and return them.
+    log a warning for each risky one (the client's own settings included),
+    and return them.
 
     :raises QueueError: the server is older than Redis 6.0.
     :raises BackendUnavailable: the server cannot be reached.
     """
-    with translated("diagnostics"):
+    with translated("diagnostics", address_of(client)):
         if isinstance(client, RedisCluster):
             await client.initialize()
             primaries = client.get_primaries()
@@ -92,7 +135,7 @@ async def diagnose(client: Redis | RedisCluster) -> Diagnostics:
     aof = all(int(info.get("aof_enabled", 0)) == 1 for info in infos)
     cluster = any(int(info.get("cluster_enabled", 0)) == 1 for info in infos)
     version = versions[0]
-    warnings = []
+    warnings = client_warnings(client, command_timeout)
     if policy != "noeviction":
         warnings.append(
             f"maxmemory-policy is {policy!r}: Redis may evict queue keys and lose jobs; "

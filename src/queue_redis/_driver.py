@@ -30,6 +30,7 @@ from queue_core import (
     Settled,
     TopicLimits,
     to_ms,
+    validate_number,
     validate_payload,
 )
 
@@ -102,8 +103,14 @@ class RedisDriver(Driver):
     ) -> None:
         if client.get_connection_kwargs().get("decode_responses"):
             raise InvalidArgument("the Redis client must use decode_responses=False")
-        if not 0.0 < block_timeout <= 60.0:
-            raise InvalidArgument("block_timeout must be in (0, 60] seconds")
+        block_timeout = validate_number("block_timeout", block_timeout, minimum=0.001, maximum=60)
+        if command_timeout is not None:
+            command_timeout = validate_number(
+                "command_timeout", command_timeout, minimum=0.001, maximum=3600
+            )
+        claim_cache_ttl = validate_number(
+            "claim_cache_ttl", claim_cache_ttl, minimum=0.001, maximum=86_400
+        )
         self._client = client
         self._clock = clock
         self._prefix = validate_prefix(prefix)
@@ -119,6 +126,8 @@ class RedisDriver(Driver):
             limits=True,
         )
         self._owns_client = owns_client
+        self._also_close: list[Any] = []  # objects made with an owned client
+        self._command_timeout = command_timeout
         self._block_timeout = block_timeout
         self._claim_cache_ms = max(1, clamp_ms(claim_cache_ttl))
         self._run = ScriptRunner(client, command_timeout)
@@ -144,7 +153,7 @@ class RedisDriver(Driver):
         """The server's version, eviction policy and persistence settings;
         logs a warning for each risky one (see :class:`Diagnostics`)."""
         self._check_open()
-        return await diagnose(self._client)
+        return await diagnose(self._client, command_timeout=self._command_timeout)
 
     # -- helpers --------------------------------------------------------------
 
@@ -319,9 +328,7 @@ class RedisDriver(Driver):
                 _, now, due, deadline, slot = seen
                 now += round(age * 1000)
             else:
-                now, ready, due, deadline, slot = await self._run(
-                    "peek", keys.all, [self._now()]
-                )
+                now, ready, due, deadline, slot = await self._run("peek", keys.all, [self._now()])
                 if task is not None and task.cancelling() > cancels:
                     # redis-py sends through asyncio.wait_for, which on
                     # Python 3.11 can swallow a cancellation that lands as
@@ -443,7 +450,7 @@ class RedisDriver(Driver):
         self._check_open()
         pattern = seq_pattern(self._prefix)
         found: set[str] = set()
-        with translated(f"listing topics (SCAN MATCH {pattern})"):
+        with translated(f"listing topics (SCAN MATCH {pattern})", self._run.where):
             if isinstance(self._client, RedisCluster):
                 nodes = self._client.get_primaries()
                 for node in nodes:
@@ -500,5 +507,6 @@ class RedisDriver(Driver):
         self._wake_waiters()
         await self._blocker.close()
         if self._owns_client:
-            with contextlib.suppress(Exception):
-                await self._client.aclose()
+            for item in (self._client, *self._also_close):
+                with contextlib.suppress(Exception):
+                    await item.aclose()

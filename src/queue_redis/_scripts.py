@@ -14,8 +14,9 @@ from typing import Any, Final
 
 from redis.asyncio import Redis, RedisCluster
 from redis.exceptions import NoScriptError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from ._errors import translated
+from ._errors import address_of, translated
 
 __all__ = ["SCRIPT_NAMES", "Script", "ScriptRunner", "load_scripts"]
 
@@ -92,18 +93,26 @@ class ScriptRunner:
         self._client = client
         self._timeout = timeout
         self._scripts = load_scripts()
+        self.where = address_of(client)
 
     async def __call__(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
         script = self._scripts[name]
-        with translated(f"{name} script"):
-            async with asyncio.timeout(self._timeout):
-                try:
-                    return await self._client.execute_command(
-                        "EVALSHA", script.sha, len(keys), *keys, *args
-                    )
-                except NoScriptError:
-                    # the server lost its script cache: EVAL runs the script
-                    # and caches it again (the first call did not run)
-                    return await self._client.execute_command(
-                        "EVAL", script.text, len(keys), *keys, *args
-                    )
+        with translated(f"{name} script", self.where):
+            try:
+                async with asyncio.timeout(self._timeout):
+                    try:
+                        return await self._client.execute_command(
+                            "EVALSHA", script.sha, len(keys), *keys, *args
+                        )
+                    except NoScriptError:
+                        # the server lost its script cache: EVAL runs the
+                        # script and caches it again (the first call did not run)
+                        return await self._client.execute_command(
+                            "EVAL", script.text, len(keys), *keys, *args
+                        )
+            except TimeoutError as exc:
+                if isinstance(exc, RedisTimeoutError):
+                    raise
+                raise RedisTimeoutError(
+                    f"no reply within the command timeout of {self._timeout:g}s"
+                ) from exc

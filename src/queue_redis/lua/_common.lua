@@ -358,8 +358,10 @@ end
 
 -- what a consumer that cannot claim now waits for: {now, earliest
 -- scheduled due time or -1, earliest lease deadline or -1, next rate slot
--- or -1}
+-- or -1}. Nothing is claimable now, so wake-up tokens left by earlier
+-- calls are stale: drop them, or idle waiters would return at once.
 local function idle_hint(S, now, slot)
+  redis.call('DEL', S.notify)
   return {now, first_score(S.scheduled), first_score(S.inflight), slot}
 end
 

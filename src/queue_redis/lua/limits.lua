@@ -15,14 +15,13 @@ if ARGV[2] ~= '' then arg_int(2, 1, 100000) end
 if ARGV[3] ~= '' then arg_int(3, 1, 100000) end
 arg_int(4, 1, 86400000)
 redis.call('DEL', S.limits)
-local fields = {}
+local fields = {'per', ARGV[4]}
 if ARGV[2] ~= '' then fields[#fields + 1] = 'max'; fields[#fields + 1] = ARGV[2] end
 if ARGV[3] ~= '' then
   fields[#fields + 1] = 'rate'; fields[#fields + 1] = ARGV[3]
-  fields[#fields + 1] = 'per'; fields[#fields + 1] = ARGV[4]
 else
   redis.call('DEL', S.rate)
 end
-if #fields > 0 then redis.call('HSET', S.limits, unpack(fields)) end
+redis.call('HSET', S.limits, unpack(fields))
 notify(S)
 return 1
