@@ -292,8 +292,9 @@ class QueueService:
         :raises Unsupported: the driver cannot cancel jobs.
         """
         self._check_open()
-        job_ids = _ids(ids)
-        assert job_ids is not None
+        if ids is None:
+            raise InvalidArgument("ids must be a sequence of job ids, not None")
+        job_ids = _ids(ids) or []
         return await self._driver.cancel(validate_topic(topic), job_ids) if job_ids else []
 
     async def set_limits(self, topic: str, limits: TopicLimits) -> None:
