@@ -10,7 +10,7 @@ plus three figures only we take:
   payload, minus the payload (ready jobs, and delayed ones).
 * ``memdrain N --concurrency C``: drain on the in-memory driver (no Redis).
 
-Used as documented: ``QueueService(RedisDriver(Redis.from_url(url)))``,
+Used as documented: ``QueueService(RedisDriver(make_client(url)))``,
 ``enqueue`` / ``enqueue_many``, ``subscribe(topic, handler,
 SubscribeOptions(concurrency=c))`` with the default batch size.
 """
@@ -44,11 +44,9 @@ CLAIM_WARMUP = 20
 
 def _redis_service(url: str) -> tuple[QueueService, Any]:
     """A service over a fresh client; the client is ours to close."""
-    from redis.asyncio import Redis
+    from queue_redis import RedisDriver, make_client
 
-    from queue_redis import RedisDriver
-
-    client = Redis.from_url(url)
+    client = make_client(url)
     return QueueService(RedisDriver(client)), client
 
 

@@ -48,9 +48,10 @@ SCHEMES: Final = ("redis", "rediss", "unix", "redis+sentinel", "redis+cluster")
 CLIENT_DEFAULTS: Final[Mapping[str, Any]] = {
     # a host that does not answer fails in 2 s, not the OS's minutes
     "socket_connect_timeout": 2.0,
-    # longer than the driver's command_timeout (10 s), which bounds every
-    # script call with a clear error of its own
-    "socket_timeout": 11.0,
+    # no socket timeout: the driver's command_timeout (10 s) bounds every
+    # call with a clear error of its own (a socket timeout would also cost
+    # a task per command: redis-py sends through asyncio.wait_for)
+    "socket_timeout": None,
     "socket_keepalive": True,
     "health_check_interval": 15,
 }
