@@ -102,6 +102,7 @@ class QueueConsumer:
         self._room = asyncio.Event()
         self._wait_task: asyncio.Future[None] | None = None
         self._waiting_for_work = False
+        self._interrupt: asyncio.Future[None] | None = None
         self._closing = False
         self._close_task: asyncio.Task[None] | None = None
         self._claim_gen = 0
@@ -208,10 +209,13 @@ class QueueConsumer:
     # -- fetching -------------------------------------------------------------
 
     def _nudge(self, *, backoff_too: bool = True) -> None:
-        """Wake the fetcher: from a wait for room or for work, and (unless
-        ``backoff_too`` is false) from a backoff sleep after a failure."""
+        """Wake the fetcher: from a wait for room or for work (interrupted,
+        never cancelled: its claim still runs and its jobs are taken), and
+        (unless ``backoff_too`` is false) from a backoff sleep."""
         self._room.set()
-        if self._wait_task is not None and (backoff_too or self._waiting_for_work):
+        if self._waiting_for_work and self._interrupt and not self._interrupt.done():
+            self._interrupt.set_result(None)
+        elif backoff_too and self._wait_task is not None:
             self._wait_task.cancel()
 
     async def _fetch_loop(self) -> None:
@@ -263,7 +267,8 @@ class QueueConsumer:
                 # an idle check is pending: claim again once a held job settles
                 await self._wait_room(lambda: not self._held)
                 continue
-            await self._pause(options.poll_interval, wait_for_work=True)
+            # block until work may be there; the claim rides on the wake-up
+            self._take(await self._wait_for_work(min(room, limit)))
 
     def _take(self, jobs: list[Job]) -> None:
         """Hold freshly claimed jobs and queue them for the workers."""
@@ -284,17 +289,36 @@ class QueueConsumer:
             return
         await self._room.wait()
 
-    async def _pause(self, seconds: float, *, wait_for_work: bool = False) -> None:
-        """Sleep (or block in the driver's wait) in a task close() can cancel."""
-        if self._closing:
-            return
-        if self._idle_waiters and wait_for_work:
-            return  # someone waits for an idle check: claim again at once
-        coro = self._driver.wait(self._topic, seconds) if wait_for_work else asyncio.sleep(seconds)
-        failed = await self._cancellable(coro, waiting_for_work=wait_for_work)
-        if failed is not None:
+    async def _pause(self, seconds: float) -> None:
+        """A backoff sleep, in a task close() can cancel."""
+        if not self._closing:
+            await self._cancellable(asyncio.sleep(seconds), waiting_for_work=False)
+
+    async def _wait_for_work(self, max_jobs: int) -> list[Job]:
+        """The driver's wait-then-claim, in a task :meth:`_nudge` may cancel;
+        the jobs it claimed (none when cancelled, timed out or failed)."""
+        if self._closing or self._idle_waiters:
+            return []  # closing, or someone waits for an idle check: claim again at once
+        self._interrupt = asyncio.get_running_loop().create_future()
+        self._waiting_for_work = True
+        try:
+            return await self._driver.wait_and_claim(
+                self._topic,
+                self._options.poll_interval,
+                max_jobs=max_jobs,
+                lease=self._options.lease,
+                interrupt=self._interrupt,
+            )
+        except Closed:
+            return []  # the next claim finds it and stops the consumer
+        except Exception as failed:
             logger.warning("waiting on %r failed (%s)", self._topic, failed)
-            await self._cancellable(asyncio.sleep(min(1.0, seconds)), waiting_for_work=False)
+        finally:
+            self._waiting_for_work = False
+        await self._cancellable(
+            asyncio.sleep(min(1.0, self._options.poll_interval)), waiting_for_work=False
+        )
+        return []
 
     async def _cancellable(
         self, coro: Awaitable[None], *, waiting_for_work: bool

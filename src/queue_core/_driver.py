@@ -42,6 +42,7 @@ capability is false raises :class:`~queue_core.Unsupported`.
 
 from __future__ import annotations
 
+import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 
@@ -201,6 +202,37 @@ class Driver(ABC):
         ``timeout`` plus about a second even if the backend hangs, and must
         be cancellable.
         """
+
+    async def wait_and_claim(
+        self,
+        topic: str,
+        timeout: float,
+        *,
+        max_jobs: int,
+        lease: float,
+        interrupt: asyncio.Future[None] | None = None,
+    ) -> list[Job]:
+        """:meth:`wait`, then :meth:`claim`: what an idle consumer does, in
+        one backend round trip where the backend allows it (the claim
+        travels with the blocking wait and runs as soon as the wait ends,
+        so a wake-up carries its work). Same results as the two calls in
+        sequence. ``interrupt``, once done, ends the wait at once (the claim
+        still runs): the runtime uses it instead of cancelling, so that no
+        job is ever leased to nobody. Override it only to save the round
+        trip.
+        """
+        if interrupt is None:
+            await self.wait(topic, timeout)
+        elif not interrupt.done():
+            waiting = asyncio.ensure_future(self.wait(topic, timeout))
+            try:
+                await asyncio.wait({waiting, interrupt}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                waiting.cancel()
+                await asyncio.wait({waiting})
+            if not waiting.cancelled() and waiting.exception() is not None:
+                raise waiting.exception()  # type: ignore[misc]
+        return await self.claim(topic, max_jobs=max_jobs, lease=lease)
 
     @abstractmethod
     async def counts(self, topic: str) -> Counts:

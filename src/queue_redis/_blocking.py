@@ -11,13 +11,31 @@ from redis.asyncio import Redis, RedisCluster
 from redis.asyncio.connection import AbstractConnection
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.exceptions import ResponseError
 
 from ._errors import address_of, translated
+from ._scripts import pack
 
-__all__ = ["Blocker"]
+__all__ = ["Blocker", "Then", "ThenFailed"]
 
 WATCHDOG: Final = 1.0  # seconds beyond the block timeout before a pop is abandoned
 MAX_IDLE: Final = 8  # idle connections kept per node
+
+
+class Then:
+    """A command sent right behind a blocking pop on the same connection: the
+    server runs it the moment the pop returns, with no round trip between
+    (a wake-up that carries its claim)."""
+
+    __slots__ = ("command",)
+
+    def __init__(self, command: bytes) -> None:
+        self.command = command
+
+
+class ThenFailed(Exception):
+    """The command behind the pop answered with an error (NOSCRIPT after a
+    script flush, MOVED while a cluster reshards...): run it the usual way."""
 
 
 class Blocker:
@@ -64,11 +82,15 @@ class Blocker:
         idle = self._idle.get("")
         return ("", idle.pop()) if idle else self._new(key)
 
-    async def pop(self, key: str, timeout: float) -> bool:
+    async def pop(self, key: str, timeout: float, then: Then | None = None) -> tuple[bool, Any]:
         """Wait up to ``timeout`` seconds (> 0) for an element of the list
-        ``key`` and remove it; True if one came.
+        ``key`` and remove it; then, with ``then``, run its command. Returns
+        whether an element came, and the command's reply (``None`` without
+        one). Cancelled, it drops its connection (the server then drops the
+        command behind the pop, unless the pop had already returned).
 
         :raises BackendUnavailable: the connection failed or hung.
+        :raises ThenFailed: the command behind the pop answered with an error.
         """
         with translated("blocking wait", self._where):
             ident, conn = self._take(key)
@@ -78,10 +100,20 @@ class Blocker:
             with translated("blocking wait", self._where):
                 async with asyncio.timeout(timeout + WATCHDOG):
                     await conn.connect()  # type: ignore[no-untyped-call]
-                    await conn.send_command("BLPOP", key, f"{timeout:.3f}")
-                    reply = await conn.read_response()
+                    command = pack(("BLPOP", key, f"{timeout:.3f}"))
+                    if then is not None:
+                        command += then.command
+                    await conn.send_packed_command(command, check_health=False)
+                    popped = await conn.read_response()
+                    reply = None
+                    if then is not None:
+                        try:
+                            reply = await conn.read_response()
+                        except ResponseError as exc:
+                            reusable = True
+                            raise ThenFailed(str(exc)) from exc
             reusable = True
-            return reply is not None
+            return popped is not None, reply
         finally:
             self._busy.discard(conn)
             idle = self._idle.setdefault(ident, [])

@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from typing import Any, Final
 
 from redis.asyncio import Redis, RedisCluster
@@ -34,7 +34,7 @@ from queue_core import (
     validate_payload,
 )
 
-from ._blocking import Blocker
+from ._blocking import Blocker, Then, ThenFailed
 from ._codec import (
     STATE_CODES,
     claim_order,
@@ -54,6 +54,7 @@ REAP_LIMIT: Final = 1000
 PROMOTE_LIMIT: Final = 1000  # scheduled jobs made ready per claim, earliest first
 PAGE: Final = 1000  # most ids, jobs or scan steps per script call
 IDLE_HINT_AGE: Final = 0.05  # seconds a claim's idle hint stands in for a peek
+CUT_GRACE: Final = 0.02  # seconds a wait cut short lets its pop finish (see _pop_unless)
 _SETTLED: Final = {1: Settled.ACKED, 0: Settled.GONE, -1: Settled.LEASE_LOST}
 _CANCELLED: Final = {
     1: CancelOutcome.CANCELLED,
@@ -136,6 +137,7 @@ class RedisDriver(Driver):
         self._idle: dict[str, tuple[float, int, int, int, int]] = {}  # see _note_idle
         self._closed = False
         self._wake = asyncio.Event()  # set on close and when a FakeClock moves
+        self._woken: set[asyncio.Future[None]] = set()  # wait_and_claim's wake-up futures
         self._wait_failures = 0
         if isinstance(clock, FakeClock):
             clock.on_advance(self._wake_waiters)
@@ -177,6 +179,9 @@ class RedisDriver(Driver):
     def _wake_waiters(self) -> None:
         event, self._wake = self._wake, asyncio.Event()
         event.set()
+        for woken in list(self._woken):
+            if not woken.done():
+                woken.set_result(None)
 
     def _note_idle(self, topic: str, jobs: list[Job], hint: list[int]) -> None:
         """Keep what a claim that found nothing claimable saw (``hint``:
@@ -314,43 +319,137 @@ class RedisDriver(Driver):
                 break
         return moved
 
+    async def _block_for(self, topic: str, keys: TopicKeys, timeout: float) -> float:
+        """How long a wait on ``topic`` may block (0: work is claimable now)."""
+        task = asyncio.current_task()
+        cancels = task.cancelling() if task is not None else 0
+        seen = self._idle.pop(topic, None)
+        age = time.monotonic() - seen[0] if seen is not None else IDLE_HINT_AGE
+        if seen is not None and age < IDLE_HINT_AGE:
+            # the claim just before found nothing claimable: an enqueue since
+            # then has pushed a wake-up token, which the pop takes
+            _, now, due, deadline, slot = seen
+            now += round(age * 1000)
+        else:
+            now, ready, due, deadline, slot = await self._run("peek", keys.all, [self._now()])
+            if task is not None and task.cancelling() > cancels:
+                # a cancellation that landed as the call completed: honour it
+                # here rather than block
+                raise asyncio.CancelledError
+            if ready:
+                return 0.0
+        if not isinstance(self._clock, FakeClock):  # a fake clock wakes waiters itself
+            upcoming = [t for t in (due, deadline, slot) if t >= 0]
+            if upcoming:
+                timeout = min(timeout, max(0.0, (min(upcoming) - now) / 1000.0 + 0.001))
+        block = min(timeout, self._block_timeout)
+        return block if block >= 0.001 else 0.0
+
+    async def _wait_failed(self, timeout: float, wake: asyncio.Event) -> None:
+        """A wait is a hint only: back off (capped), then let the caller's
+        claim report the failure."""
+        self._wait_failures += 1
+        pause = min(timeout, 0.05 * 2 ** min(self._wait_failures, 7), 5.0)
+        await self._race(asyncio.sleep(pause), wake)
+
     async def wait(self, topic: str, timeout: float) -> None:
         keys = self._topic(topic)
         wake = self._wake
-        task = asyncio.current_task()
-        cancels = task.cancelling() if task is not None else 0
         try:
-            seen = self._idle.pop(topic, None)
-            age = time.monotonic() - seen[0] if seen is not None else IDLE_HINT_AGE
-            if seen is not None and age < IDLE_HINT_AGE:
-                # the claim just before found no ready job: an enqueue since
-                # then has pushed a wake-up token, which the pop below takes
-                _, now, due, deadline, slot = seen
-                now += round(age * 1000)
-            else:
-                now, ready, due, deadline, slot = await self._run("peek", keys.all, [self._now()])
-                if task is not None and task.cancelling() > cancels:
-                    # redis-py sends through asyncio.wait_for, which on
-                    # Python 3.11 can swallow a cancellation that lands as
-                    # the send completes; honour it here rather than block
-                    raise asyncio.CancelledError
-                if ready:
-                    return
-            if not isinstance(self._clock, FakeClock):  # a fake clock wakes waiters itself
-                upcoming = [t for t in (due, deadline, slot) if t >= 0]
-                if upcoming:
-                    timeout = min(timeout, max(0.0, (min(upcoming) - now) / 1000.0 + 0.001))
-            block = min(timeout, self._block_timeout)
-            if block < 0.001:
-                return
-            await self._race(self._blocker.pop(keys.notify, block), wake)
+            block = await self._block_for(topic, keys, timeout)
+            if block:
+                await self._race(self._blocker.pop(keys.notify, block), wake)
             self._wait_failures = 0
         except BackendUnavailable:
-            # a hint only: back off (capped), then let the caller's claim
-            # report the failure
-            self._wait_failures += 1
-            pause = min(timeout, 0.05 * 2 ** min(self._wait_failures, 7), 5.0)
-            await self._race(asyncio.sleep(pause), wake)
+            await self._wait_failed(timeout, wake)
+
+    async def wait_and_claim(
+        self,
+        topic: str,
+        timeout: float,
+        *,
+        max_jobs: int,
+        lease: float,
+        interrupt: asyncio.Future[None] | None = None,
+    ) -> list[Job]:
+        """The claim travels behind the blocking pop on the same connection
+        (``BLPOP`` then ``EVALSHA claim``): the server runs it the moment a
+        wake-up token arrives, so an idle consumer gets its job in the
+        round trip that woke it (see :meth:`_pop_unless` for a wait cut
+        short). With a fake clock: :meth:`wait`, then :meth:`claim`."""
+        keys = self._topic(topic)
+        wake = self._wake
+        want = max(0, min(max_jobs, self._capabilities.max_batch))
+        if want < 1 or want < max_jobs:
+            return await super().wait_and_claim(
+                topic, timeout, max_jobs=max_jobs, lease=lease, interrupt=interrupt
+            )
+        try:
+            block = await self._block_for(topic, keys, timeout)
+        except BackendUnavailable:
+            await self._wait_failed(timeout, wake)
+            return await self.claim(topic, max_jobs=max_jobs, lease=lease)
+        if isinstance(self._clock, FakeClock) or (interrupt is not None and interrupt.done()):
+            # a fake clock moves by hand (the claim behind a pop would carry
+            # a stale time): wait, then claim
+            return await super().wait_and_claim(
+                topic, timeout, max_jobs=max_jobs, lease=lease, interrupt=interrupt
+            )
+        if not block:
+            return await self.claim(topic, max_jobs=max_jobs, lease=lease)
+        rid = _request_id()
+        args = [self._now(), rid, want, clamp_ms(lease), REAP_LIMIT, PROMOTE_LIMIT]
+        args.append(self._claim_cache_ms)
+        claim = self._run.packed("claim", (*keys.with_dead, keys.claim_cache(rid)), args)
+        pop = self._blocker.pop(keys.notify, block, Then(claim))
+        try:
+            reply = await self._pop_unless(pop, interrupt)
+        except (BackendUnavailable, ThenFailed) as exc:
+            if isinstance(exc, BackendUnavailable):
+                await self._wait_failed(timeout, wake)
+            return await self.claim(topic, max_jobs=max_jobs, lease=lease)
+        self._wait_failures = 0
+        if reply is None:  # woken or interrupted (a cancelled pop gives back what it took)
+            return await self.claim(topic, max_jobs=max_jobs, lease=lease)
+        jobs = jobs_from_reply(topic, reply[0])
+        self._note_idle(topic, jobs, reply[1])
+        return jobs
+
+    async def _pop_unless(
+        self,
+        pop: Coroutine[Any, Any, tuple[bool, Any]],
+        interrupt: asyncio.Future[None] | None,
+    ) -> Any:
+        """The reply of the command behind ``pop``, or ``None`` when the
+        wait was cut short (``interrupt``, or the driver woken by close).
+
+        A pop cut short is cancelled, which drops its connection: while the
+        pop still blocks, the server then drops the claim behind it. The
+        claim may have run just before (a wake-up token arrived as the wait
+        was cut short); its reply is then on its way, so the pop gets
+        :data:`CUT_GRACE` seconds to finish first, and what it claimed is
+        used. One task, no more: this is the wake-up path."""
+        task = asyncio.ensure_future(pop)
+        woken = asyncio.get_running_loop().create_future()
+        self._woken.add(woken)
+        stops: set[asyncio.Future[Any]] = {task, woken}
+        if interrupt is not None:
+            stops.add(interrupt)
+        try:
+            await asyncio.wait(stops, return_when=asyncio.FIRST_COMPLETED)
+            if not task.done():
+                await asyncio.wait({task}, timeout=CUT_GRACE)
+        finally:
+            self._woken.discard(woken)
+            if not task.done():
+                task.cancel()
+                await asyncio.wait({task})
+        if task.cancelled():
+            return None
+        error = task.exception()
+        if error is not None:
+            raise error
+        return task.result()[1]
 
     @staticmethod
     async def _race(work: Any, wake: asyncio.Event) -> None:

@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Final, cast
 
-from redis.asyncio import ConnectionPool, Redis, RedisCluster
+from redis.asyncio import Connection, ConnectionPool, Redis, RedisCluster
 from redis.exceptions import NoScriptError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ._errors import address_of, translated
 
-__all__ = ["SCRIPT_NAMES", "Script", "ScriptRunner", "load_scripts"]
+__all__ = ["SCRIPT_NAMES", "Script", "ScriptRunner", "load_scripts", "pack"]
 
 SCRIPT_NAMES: Final = (
     "ack",
@@ -92,6 +92,17 @@ def _hiredis_packer() -> Callable[[tuple[Any, ...]], bytes] | None:
     return cast(Callable[[tuple[Any, ...]], bytes], pack_command)
 
 
+_PACK = _hiredis_packer()
+
+
+def pack(command: tuple[Any, ...]) -> bytes:
+    """A command as wire bytes: by hiredis (in C) when installed, else by
+    redis-py's own packer."""
+    if _PACK is not None:
+        return _PACK(command)
+    return b"".join(Connection().pack_command(*command))  # pragma: no cover
+
+
 class ScriptRunner:
     """Runs scripts on the caller's client; translates errors; bounds every
     call by ``timeout`` seconds (``None``: no bound). Arguments are str,
@@ -110,7 +121,7 @@ class ScriptRunner:
         self._timeout = timeout
         self._scripts = load_scripts()
         self.where = address_of(client)
-        self._pack = _hiredis_packer()
+        self._pack = _PACK
         self._pool: ConnectionPool | None = None
         if isinstance(client, Redis) and not client.single_connection_client:
             self._pool = client.connection_pool
@@ -138,6 +149,12 @@ class ScriptRunner:
                 raise RedisTimeoutError(
                     f"no reply within the command timeout of {self._timeout:g}s"
                 ) from exc
+
+    def packed(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> bytes:
+        """The ``EVALSHA`` call of script ``name`` as wire bytes (to send
+        behind another command on one connection)."""
+        script = self._scripts[name]
+        return pack(("EVALSHA", script.sha, len(keys), *keys, *args))
 
     @staticmethod
     async def _direct(
