@@ -175,6 +175,15 @@ def ours_table(summary: dict[str, dict[str, Any]], meta: dict[str, Any]) -> str:
             "Redis memory per waiting job beyond its 100-byte payload: ready / delayed (bytes)",
             _pair(memory, "ready_overhead_bytes", "delayed_overhead_bytes"),
         ),
+        (
+            "the same with a `traceparent` header (66 bytes of header): ready (bytes)",
+            fmt(memory, "headers_bytes_per_job"),
+        ),
+        (
+            "Redis memory per idempotency record (an explicit id remembered after its job "
+            "ended, bytes)",
+            fmt(memory, "record_bytes"),
+        ),
     ]
     text = "| figure (ours) | median ± half-range |\n|---|---|\n"
     return text + "".join(f"| {name} | {value} |\n" for name, value in rows)

@@ -7,7 +7,9 @@ plus three figures only we take:
   delayed jobs with priorities spread over the whole int32 range. Samples
   alternate between the two topics so that both see the same machine.
 * ``memory N``: Redis ``used_memory`` growth per waiting job with a 100-byte
-  payload, minus the payload (ready jobs, and delayed ones).
+  payload, minus the payload (ready jobs, delayed ones, and ready ones
+  carrying a W3C ``traceparent`` header); and per idempotency record (jobs
+  with explicit ids, acked: only their records remain).
 * ``memdrain N --concurrency C``: drain on the in-memory driver (no Redis).
 
 Used as documented: ``QueueService(RedisDriver(make_client(url)))``,
@@ -37,6 +39,7 @@ from queue_memory import MemoryDriver
 
 TOPIC = "bench"
 PAYLOAD_100 = bytes(range(100))
+TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 FAR_FUTURE = 10 * 365 * 86400.0  # delay of the backlog jobs, seconds
 CLAIM_SAMPLES = 200
 CLAIM_WARMUP = 20
@@ -170,10 +173,36 @@ async def memory_per_job(args: argparse.Namespace) -> dict[str, Any]:
             per_job = (after - before) / args.n
             result[f"{kind}_bytes_per_job"] = per_job
             result[f"{kind}_overhead_bytes"] = per_job - len(PAYLOAD_100)
+        before = await _used_memory(client)
+        header = EnqueueOptions(headers={"traceparent": TRACEPARENT})
+        for offset in range(0, args.n, BULK_BATCH):
+            count = min(BULK_BATCH, args.n - offset)
+            await service.enqueue_many("mem-headers", [(PAYLOAD_100, header)] * count)
+        result["headers_bytes_per_job"] = (await _used_memory(client) - before) / args.n
+        result["traceparent_bytes"] = len("traceparent") + len(TRACEPARENT)
+        result["record_bytes"] = await _bytes_per_record(service, client, args.n)
     finally:
         await service.close()
         await client.aclose()
     return result
+
+
+async def _bytes_per_record(service: QueueService, client: Any, n: int) -> float:
+    """Memory that ``n`` idempotency records hold: jobs with explicit ids
+    enqueued, claimed and acked (the records remain, the jobs are gone)."""
+    topic = "mem-records"
+    driver = service.driver
+    await service.enqueue_many(topic, [b"", (b"", EnqueueOptions(job_id="warm"))])
+    for job in await driver.claim(topic, max_jobs=2, lease=60):
+        await driver.ack(topic, job.id, job.lease_token or "")
+    before = await _used_memory(client)
+    for offset in range(0, n, BULK_BATCH):
+        count = min(BULK_BATCH, n - offset)
+        items = [(b"", EnqueueOptions(job_id=f"order-{offset + i:08d}")) for i in range(count)]
+        await service.enqueue_many(topic, items)
+        jobs = await driver.claim(topic, max_jobs=count, lease=60)
+        await driver.ack_many(topic, [(job.id, job.lease_token or "") for job in jobs])
+    return (await _used_memory(client) - before) / n
 
 
 # -- queue_memory drain ------------------------------------------------------------------

@@ -49,7 +49,7 @@ class QueueOptions:
       enqueue retried after a lost reply never runs a job twice. 0 forgets
       ids as soon as their job ends. Needs a driver with
       ``capabilities.idempotency_records``. Each remembered id costs backend
-      memory (about 100 bytes on Redis) for the window.
+      memory (about 150 bytes on Redis) for the window.
     """
 
     max_attempts: int = 5
