@@ -13,7 +13,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
-from redis.asyncio import Redis
 
 from queue_core import (
     MAX_ATTEMPTS,
@@ -54,7 +53,7 @@ class Backend:
     """A service on one backend, a fake clock, and (on Redis) a view of
     every key under the service's own prefix."""
 
-    def __init__(self, service: QueueService, clock: FakeClock, redis: Redis | None, prefix: str):
+    def __init__(self, service: QueueService, clock: FakeClock, redis: Any, prefix: str):
         self.service = service
         self.clock = clock
         self.redis = redis
@@ -65,7 +64,7 @@ class Backend:
         if self.redis is None:
             return {}
         keys = [key async for key in self.redis.scan_iter(match=f"{self.prefix}:*", count=1000)]
-        return {key: await self.redis.dump(key) for key in sorted(keys)}
+        return {key: bytes(await self.redis.dump(key) or b"") for key in sorted(keys)}
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -121,7 +120,9 @@ def test_int_like_priorities_and_attempts_are_stored_as_plain_ints(backend: Any)
         async with backend() as b:
             topic = unique_topic()
             options = EnqueueOptions(
-                priority=Level.HIGH, max_attempts=NumpyLikeInt(3), job_id="typed"
+                priority=Level.HIGH,
+                max_attempts=NumpyLikeInt(3),  # type: ignore[arg-type]
+                job_id="typed",
             )
             assert type(options.priority) is int
             assert type(options.max_attempts) is int
