@@ -37,6 +37,9 @@ class Lib:
     n_cap: int | None = None
     extra: tuple[str, ...] = ()
     notes: str = ""
+    # the module whose ``syncenqueue`` command measures the library's sync
+    # producer, one blocking call per job (None: not measured)
+    sync_enqueue: str | None = None
 
     @property
     def python(self) -> Path:
@@ -53,6 +56,7 @@ OURS = Lib(
     bulk=True,
     notes="Lua scripts over sorted sets; lease + ack (batched acker); enqueue_many in "
     "batches of 1,000.",
+    sync_enqueue="benchmarks.ours_sync",
 )
 
 PEERS: tuple[Lib, ...] = (
@@ -139,6 +143,7 @@ PEERS: tuple[Lib, ...] = (
         drain_c=(8,),
         latency_c=8,
         notes="Lua dispatch per enqueue / fetch / ack; prefetch 2 x threads; no bulk API.",
+        sync_enqueue="benchmarks.peers.dramatiq_peer",
     ),
     Lib(
         key="huey",
@@ -165,6 +170,7 @@ PEERS: tuple[Lib, ...] = (
         acked=False,
         n_cap=5000,
         notes="Abandoned jobs go to the failed registry (not re-run); bulk = enqueue_many.",
+        sync_enqueue="benchmarks.peers.rq_peer",
     ),
 )
 

@@ -195,6 +195,26 @@ def _pair(entry: dict[str, Any] | None, first: str, second: str) -> str:
     return f"{fmt({**entry, 'problems': []}, first)} / {fmt(entry, second)}"
 
 
+def sync_table(summary: dict[str, dict[str, Any]], libs: list[Lib]) -> str:
+    """Sync enqueue: one blocking call per job from a thread without an
+    event loop (ours: ``SyncQueueService.enqueue``)."""
+    rows = [lib for lib in libs if lib.sync_enqueue is not None]
+    if not rows:
+        return ""
+    text = (
+        "Sync enqueue, one blocking call per job from a plain thread (ours: "
+        "`SyncQueueService.enqueue`; Dramatiq: `actor.send`; RQ: `queue.enqueue`):\n\n"
+        "| library | sync enqueue jobs/s | µs per call: mean | p50 / p99 |\n|---|---|---|---|\n"
+    )
+    for lib in rows:
+        entry = _entry(summary, lib.key, "sync-enqueue")
+        text += (
+            f"| {lib.label} | {fmt(entry, 'rate')} | {fmt(entry, 'mean_us')} | "
+            f"{_pair(entry, 'p50_us', 'p99_us')} |\n"
+        )
+    return text
+
+
 def ceiling_table(summary: dict[str, dict[str, Any]], names: list[str]) -> str:
     text = "| redis-benchmark test (50 clients) | -P 1 req/s (p50 ms) | -P 16 req/s (p50 ms) |\n"
     text += "|---|---|---|\n"
@@ -363,6 +383,9 @@ def render(meta: dict[str, Any], samples: list[Sample]) -> str:
     ]
     if only & {"ours", "peers"}:
         lines.append(library_table(summary, libs, meta))
+    sync = sync_table(summary, libs)
+    if sync:
+        lines.append(sync)
     if OURS in libs:
         lines.append(ours_table(summary, meta))
         lines += ["Targets (issue 5), checked on this run's medians:", ""]

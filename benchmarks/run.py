@@ -16,6 +16,7 @@ writes every raw sample to JSON.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -113,7 +114,7 @@ class Run:
     def step(
         self, lib: Lib, figure: str, command: str, n: int, rep: int, c: int | None = None
     ) -> bool:
-        if command in ("enqueue", "bulk", "latency", "claim", "memory"):
+        if command in ("enqueue", "bulk", "latency", "claim", "memory", "syncenqueue"):
             self.server.flush()  # every figure starts from an empty server
         result = run_step(
             lib, command, n, self.server.url, concurrency=c, timeout=self.args.timeout
@@ -143,6 +144,9 @@ class Run:
         if lib.bulk and not bulk_done:
             self.step(lib, "bulk", "bulk", n, rep)
         self.step(lib, "latency", "latency", self.args.latency_n, rep, lib.latency_c)
+        if lib.sync_enqueue is not None:
+            sync_lib = dataclasses.replace(lib, module=lib.sync_enqueue)
+            self.step(sync_lib, "sync-enqueue", "syncenqueue", n, rep)
         if lib is OURS:
             self.meta["src_fingerprints"].append([rep, src_fingerprint()])
             self.step(lib, "claim", "claim", self.args.backlog, rep)

@@ -7,6 +7,7 @@ worker_threads=c)`` (what the ``dramatiq`` CLI runs in each process).
 
 from __future__ import annotations
 
+import argparse
 import threading
 from typing import Any
 
@@ -14,6 +15,7 @@ import dramatiq  # type: ignore[import-not-found]
 from dramatiq.brokers.redis import RedisBroker  # type: ignore[import-not-found]
 
 from benchmarks._adapter import TRACK, Adapter, main
+from benchmarks._sync_enqueue import measure
 
 
 def noop(ts: float) -> None:
@@ -46,5 +48,15 @@ class DramatiqAdapter(Adapter):
         broker.close()
 
 
+def sync_enqueue(args: argparse.Namespace) -> dict[str, Any]:
+    """``actor.send(ts)`` per job: Dramatiq's sync enqueue (see _sync_enqueue)."""
+    adapter = DramatiqAdapter(args)
+    adapter.producer_open()
+    try:
+        return measure(adapter.enqueue_one, args.n)
+    finally:
+        adapter.producer_close()
+
+
 if __name__ == "__main__":
-    main(DramatiqAdapter, "benchmarks.peers.dramatiq_peer")
+    main(DramatiqAdapter, "benchmarks.peers.dramatiq_peer", {"syncenqueue": sync_enqueue})

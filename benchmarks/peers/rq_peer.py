@@ -8,6 +8,7 @@ connection=...).work(burst=True)``. Per-job INFO logs switched off with
 
 from __future__ import annotations
 
+import argparse
 import threading
 from typing import Any
 
@@ -15,6 +16,7 @@ from redis import Redis
 from rq import Queue, SimpleWorker  # type: ignore[import-not-found]
 
 from benchmarks._adapter import TRACK, Adapter, main
+from benchmarks._sync_enqueue import measure
 
 FUNC = "benchmarks.peers.rq_peer.noop"
 
@@ -48,5 +50,15 @@ class RqAdapter(Adapter):
             worker.work(burst=False, max_jobs=expected, logging_level="WARNING")
 
 
+def sync_enqueue(args: argparse.Namespace) -> dict[str, Any]:
+    """``queue.enqueue(func, ts)`` per job: RQ's sync enqueue (see _sync_enqueue)."""
+    adapter = RqAdapter(args)
+    adapter.producer_open()
+    try:
+        return measure(adapter.enqueue_one, args.n)
+    finally:
+        adapter.queue.connection.close()
+
+
 if __name__ == "__main__":
-    main(RqAdapter, "benchmarks.peers.rq_peer")
+    main(RqAdapter, "benchmarks.peers.rq_peer", {"syncenqueue": sync_enqueue})

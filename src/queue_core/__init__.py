@@ -8,6 +8,7 @@ Applications use :class:`QueueService` (and the :class:`Service`,
 
 from ._capabilities import Capabilities
 from ._clock import Clock, FakeClock, SystemClock, to_ms
+from ._codec import Codec, JsonCodec
 from ._consumer import QueueConsumer
 from ._driver import Driver
 from ._errors import (
@@ -29,6 +30,9 @@ from ._options import EnqueueOptions, QueueOptions, SubscribeOptions
 from ._protocols import Consumer, ConsumerStats, EnqueueItem, Payload, Service
 from ._retry import RetryPolicy
 from ._service import QueueService, new_job_id
+from ._sync import SyncQueueService
+from ._tasks import Task, TaskCall, Tasks, current_job
+from ._url import driver_schemes, open_driver, open_service
 from ._validate import (
     DEAD_SUFFIX,
     EMPTY_HEADERS,
@@ -61,6 +65,7 @@ __all__ = [
     "Capabilities",
     "Clock",
     "Closed",
+    "Codec",
     "Consumer",
     "ConsumerStats",
     "Counts",
@@ -76,6 +81,7 @@ __all__ = [
     "Job",
     "JobCancelled",
     "JobState",
+    "JsonCodec",
     "LeaseLost",
     "NewJob",
     "Outcome",
@@ -91,12 +97,20 @@ __all__ = [
     "Settled",
     "SubscribeOptions",
     "SyncHandler",
+    "SyncQueueService",
     "SystemClock",
+    "Task",
+    "TaskCall",
+    "Tasks",
     "TimeLimitExceeded",
     "TopicLimits",
     "Unsupported",
+    "current_job",
     "dead_letter_topic",
+    "driver_schemes",
     "new_job_id",
+    "open_driver",
+    "open_service",
     "source_topic",
     "to_ms",
     "translate_errors",

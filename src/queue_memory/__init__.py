@@ -10,5 +10,6 @@ against::
 
 from ._driver import MemoryDriver
 from ._testing import RunReport, run_until_idle
+from ._url import driver_from_url
 
-__all__ = ["MemoryDriver", "RunReport", "run_until_idle"]
+__all__ = ["MemoryDriver", "RunReport", "driver_from_url", "run_until_idle"]

@@ -1,0 +1,465 @@
+"""The operator commands: topics, stats, jobs, job, enqueue, cancel, dead."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import sys
+import time
+from collections.abc import Sequence
+
+import click
+from rich.live import Live
+from rich.table import Table
+
+from .._errors import InvalidArgument, Unsupported
+from .._job import Counts, Job, JobState
+from .._options import EnqueueOptions
+from .._service import QueueService
+from ._common import Failure, StartupError, admin_service, json_option, log_options, run_async
+from ._common import url_option as url
+from ._render import (
+    console,
+    counts_dict,
+    counts_table,
+    emit_json,
+    job_dict,
+    job_table,
+    jobs_table,
+    now,
+)
+
+__all__ = ["cancel", "dead", "enqueue", "health", "job", "jobs", "stats", "topics"]
+
+STATES = ("ready", "scheduled", "in_flight", "dead")
+
+
+@click.command(short_help="List the topics that have jobs.")
+@url
+@json_option
+@log_options()
+def topics(url: str | None, as_json: bool, log_level: str, log_format: str) -> None:
+    """List the topics that have jobs (dead-letter topics are in their topic's counts)."""
+
+    async def main() -> list[str]:
+        async with admin_service(url) as service:
+            return await _topics(service)
+
+    names = run_async(main, url)
+    if as_json:
+        emit_json(names)
+    else:
+        for name in names:
+            click.echo(name)
+
+
+async def _topics(service: QueueService) -> list[str]:
+    try:
+        return await service.topics()
+    except Unsupported:
+        raise StartupError(
+            "this backend cannot list its topics: name them (qtk stats TOPIC...)"
+        ) from None
+
+
+@click.command(short_help="Jobs per state and lag, per topic.")
+@click.argument("topic_names", metavar="[TOPIC]...", nargs=-1)
+@url
+@json_option
+@click.option("--watch", is_flag=True, help="Refresh until Ctrl-C (JSON: one line per refresh).")
+@click.option(
+    "--interval",
+    type=click.FloatRange(0.1, 3600.0),
+    default=2.0,
+    show_default=True,
+    help="Seconds between refreshes with --watch.",
+)
+@log_options()
+def stats(
+    topic_names: tuple[str, ...],
+    url: str | None,
+    as_json: bool,
+    watch: bool,
+    interval: float,
+    log_level: str,
+    log_format: str,
+) -> None:
+    """Jobs per state and lag (the age of the oldest due job) of each TOPIC
+    (default: every topic)."""
+
+    async def sample(service: QueueService) -> tuple[float, list[tuple[str, Counts]]]:
+        names = list(topic_names) or await _topics(service)
+        found = await asyncio.gather(*(service.counts(name) for name in names))
+        return now(), list(zip(names, found, strict=True))
+
+    async def main() -> None:
+        async with admin_service(url) as service:
+            if not watch:
+                at, rows = await sample(service)
+                _show_counts(at, rows, as_json, lines=False)
+                return
+            if as_json or not console().is_terminal:
+                while True:
+                    at, rows = await sample(service)
+                    _show_counts(at, rows, as_json, lines=True)
+                    await asyncio.sleep(interval)
+            out = console()
+            at, rows = await sample(service)
+            with Live(_title_table(at, rows), console=out, auto_refresh=False) as live:
+                while True:
+                    await asyncio.sleep(interval)
+                    at, rows = await sample(service)
+                    live.update(_title_table(at, rows), refresh=True)
+
+    try:
+        run_async(main, url)
+    except KeyboardInterrupt:
+        return
+
+
+def _title_table(at: float, rows: list[tuple[str, Counts]]) -> Table:
+    stamp = dt.datetime.fromtimestamp(at).strftime("%H:%M:%S")
+    return counts_table(rows, at, title=f"qtk stats at {stamp} (Ctrl-C to stop)")
+
+
+def _show_counts(at: float, rows: list[tuple[str, Counts]], as_json: bool, *, lines: bool) -> None:
+    if as_json:
+        data = [counts_dict(topic, counts, at) for topic, counts in rows]
+        emit_json({"time": at, "topics": data} if lines else data, lines=lines)
+    else:
+        console().print(counts_table(rows, at))
+
+
+@click.command(short_help="List the jobs of a topic in one state.")
+@click.argument("topic")
+@url
+@click.option(
+    "--state",
+    type=click.Choice(STATES),
+    default="ready",
+    show_default=True,
+    help="Which jobs: waiting (ready, scheduled), running (in_flight), or dead letters.",
+)
+@click.option("--limit", type=click.IntRange(0, 10_000), default=20, show_default=True)
+@click.option("--offset", type=click.IntRange(0), default=0, show_default=True)
+@json_option
+@log_options()
+def jobs(
+    topic: str,
+    url: str | None,
+    state: str,
+    limit: int,
+    offset: int,
+    as_json: bool,
+    log_level: str,
+    log_format: str,
+) -> None:
+    """List the jobs of TOPIC in one state: ready ones in claim order,
+    scheduled ones by due time, in-flight ones by lease deadline."""
+
+    async def main() -> list[dict[str, object]] | None:
+        async with admin_service(url) as service:
+            if state == "dead":
+                found = await service.list_dead(topic, limit=limit, offset=offset)
+            else:
+                found = await service.list_jobs(topic, JobState(state), limit=limit, offset=offset)
+            if as_json:
+                return [job_dict(j) for j in found]
+            total = await service.counts(topic)
+            counted = {
+                "ready": total.ready,
+                "scheduled": total.scheduled,
+                "in_flight": total.in_flight,
+                "dead": total.dead,
+            }[state]
+            title = f"{topic}: {state} jobs {offset + 1 if found else offset}-"
+            title += f"{offset + len(found)} of {counted:,}"
+            console().print(jobs_table(found, now(), title=title))
+            return None
+
+    listed = run_async(main, url)
+    if listed is not None:
+        emit_json(listed)
+
+
+@click.command(short_help="Show one job.")
+@click.argument("topic")
+@click.argument("job_id", metavar="ID")
+@url
+@json_option
+@click.option("--payload", "raw", is_flag=True, help="Write only the payload's bytes to stdout.")
+@log_options()
+def job(
+    topic: str,
+    job_id: str,
+    url: str | None,
+    as_json: bool,
+    raw: bool,
+    log_level: str,
+    log_format: str,
+) -> None:
+    """Show one job of TOPIC (TOPIC:dead for a dead letter). Exit code 1 if
+    there is no such job."""
+
+    async def main() -> Job | None:
+        async with admin_service(url) as service:
+            return await service.get(topic, job_id)
+
+    found = run_async(main, url)
+    if found is None:
+        raise Failure(f"no job {job_id!r} in topic {topic!r}")
+    if raw:
+        sys.stdout.buffer.write(found.payload)
+        sys.stdout.flush()
+    elif as_json:
+        emit_json(job_dict(found))
+    else:
+        console().print(job_table(found, now()))
+
+
+def _instant(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        stamp = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise click.BadParameter(
+            f"{text!r} is neither seconds since the epoch nor an ISO 8601 time"
+        ) from None
+    return stamp.timestamp()
+
+
+@click.command(short_help="Add a job to a topic.")
+@click.argument("topic")
+@click.argument("payload", required=False)
+@url
+@click.option("--priority", type=int, default=0, show_default=True, help="Higher runs first.")
+@click.option("--delay", type=float, help="Seconds from now before the job is due.")
+@click.option("--run-at", help="When the job is due: seconds since the epoch, or ISO 8601.")
+@click.option("--job-id", help="An explicit id: enqueueing the same id again creates nothing.")
+@click.option("--max-attempts", type=int)
+@click.option(
+    "--header",
+    "headers",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A header carried with the job (repeatable).",
+)
+@json_option
+@log_options()
+def enqueue(
+    topic: str,
+    payload: str | None,
+    url: str | None,
+    priority: int,
+    delay: float | None,
+    run_at: str | None,
+    job_id: str | None,
+    max_attempts: int | None,
+    headers: tuple[str, ...],
+    as_json: bool,
+    log_level: str,
+    log_format: str,
+) -> None:
+    """Add a job to TOPIC; print its id. PAYLOAD is the text of the payload
+    (UTF-8); without it (or with -) the payload's bytes are read from stdin.
+    For a task, the payload is its arguments as a JSON object."""
+    if payload is None or payload == "-":
+        stdin = sys.stdin.buffer
+        if payload is None and stdin.isatty():
+            raise click.UsageError("give a PAYLOAD, or pipe the payload on stdin")
+        data = stdin.read()
+    else:
+        data = payload.encode("utf-8")
+    header_map: dict[str, str] = {}
+    for item in headers:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise click.BadParameter(f"{item!r} is not NAME=VALUE", param_hint="--header")
+        header_map[name] = value
+    try:
+        options = EnqueueOptions(
+            priority=priority,
+            delay=delay or 0.0,
+            run_at=None if run_at is None else _instant(run_at),
+            job_id=job_id,
+            max_attempts=max_attempts,
+            headers=header_map or None,
+        )
+    except InvalidArgument as exc:
+        raise click.UsageError(str(exc)) from None
+
+    async def main() -> tuple[str, bool]:
+        async with admin_service(url) as service:
+            result = await service.enqueue_result(topic, data, options)
+            return result.id, result.created
+
+    new_id, created = run_async(main, url)
+    if as_json:
+        emit_json({"topic": topic, "id": new_id, "created": created})
+        return
+    click.echo(new_id)
+    if not created:
+        click.echo(f"a job {new_id!r} exists (or ended recently): nothing was created", err=True)
+
+
+@click.command(short_help="Cancel jobs by id.")
+@click.argument("topic")
+@click.argument("ids", metavar="ID...", nargs=-1, required=True)
+@url
+@json_option
+@log_options()
+def cancel(
+    topic: str,
+    ids: tuple[str, ...],
+    url: str | None,
+    as_json: bool,
+    log_level: str,
+    log_format: str,
+) -> None:
+    """Cancel jobs of TOPIC: a waiting job is deleted (cancelled); a running
+    one is asked to stop (requested); an unknown id is not_found."""
+
+    async def main() -> list[tuple[str, str]]:
+        async with admin_service(url) as service:
+            outcomes = await service.cancel(topic, list(ids))
+            return [(i, o.value) for i, o in zip(ids, outcomes, strict=True)]
+
+    results = run_async(main, url)
+    if as_json:
+        emit_json([{"id": i, "outcome": outcome} for i, outcome in results])
+        return
+    for job_id, outcome in results:
+        click.echo(f"{job_id}\t{outcome}")
+
+
+@click.group(short_help="Dead letters: list, redrive, purge.")
+def dead() -> None:
+    """Dead letters: list, redrive (back to their topic) or purge them."""
+
+
+@dead.command("list")
+@click.argument("topic")
+@url
+@click.option("--limit", type=click.IntRange(0, 10_000), default=20, show_default=True)
+@click.option("--offset", type=click.IntRange(0), default=0, show_default=True)
+@json_option
+@log_options()
+def dead_list(
+    topic: str,
+    url: str | None,
+    limit: int,
+    offset: int,
+    as_json: bool,
+    log_level: str,
+    log_format: str,
+) -> None:
+    """List the dead letters of TOPIC (their last error says why)."""
+
+    async def main() -> tuple[list[dict[str, object]], object]:
+        async with admin_service(url) as service:
+            found = await service.list_dead(topic, limit=limit, offset=offset)
+            if as_json:
+                return [job_dict(j) for j in found], None
+            counts = await service.counts(topic)
+            title = f"{topic}: dead letters {offset + 1 if found else offset}-"
+            title += f"{offset + len(found)} of {counts.dead:,}"
+            return [], jobs_table(found, now(), title=title)
+
+    listed, table = run_async(main, url)
+    if as_json:
+        emit_json(listed)
+    else:
+        console().print(table)
+
+
+def _ids_or_all(ids: Sequence[str], every: bool, verb: str) -> list[str] | None:
+    if ids and every:
+        raise click.UsageError("give job ids or --all, not both")
+    if not ids and not every:
+        raise click.UsageError(f"give the ids of the dead letters to {verb}, or --all")
+    return list(ids) if ids else None
+
+
+@dead.command("redrive")
+@click.argument("topic")
+@click.argument("ids", metavar="[ID]...", nargs=-1)
+@click.option("--all", "every", is_flag=True, help="Every dead letter of TOPIC.")
+@url
+@json_option
+@log_options()
+def dead_redrive(
+    topic: str,
+    ids: tuple[str, ...],
+    every: bool,
+    url: str | None,
+    as_json: bool,
+    log_level: str,
+    log_format: str,
+) -> None:
+    """Move dead letters back to TOPIC with fresh attempts."""
+    chosen = _ids_or_all(ids, every, "redrive")
+
+    async def main() -> int:
+        async with admin_service(url) as service:
+            return await service.redrive(topic, chosen)
+
+    moved = run_async(main, url)
+    if as_json:
+        emit_json({"topic": topic, "redriven": moved})
+    else:
+        click.echo(f"{moved} dead letter(s) moved back to {topic}")
+
+
+@dead.command("purge")
+@click.argument("topic")
+@click.argument("ids", metavar="[ID]...", nargs=-1)
+@click.option("--all", "every", is_flag=True, help="Every dead letter of TOPIC.")
+@url
+@json_option
+@log_options()
+def dead_purge(
+    topic: str,
+    ids: tuple[str, ...],
+    every: bool,
+    url: str | None,
+    as_json: bool,
+    log_level: str,
+    log_format: str,
+) -> None:
+    """Delete dead letters of TOPIC for good."""
+    chosen = _ids_or_all(ids, every, "purge")
+
+    async def main() -> int:
+        async with admin_service(url) as service:
+            return await service.purge_dead(topic, chosen)
+
+    deleted = run_async(main, url)
+    if as_json:
+        emit_json({"topic": topic, "purged": deleted})
+    else:
+        click.echo(f"{deleted} dead letter(s) of {topic} deleted")
+
+
+@click.command(short_help="Liveness probe for a worker's --health-file.")
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option(
+    "--max-age",
+    type=click.FloatRange(0.0, min_open=True),
+    default=30.0,
+    show_default=True,
+    help="Seconds since the worker last touched PATH.",
+)
+def health(path: str, max_age: float) -> None:
+    """Exit 0 if a worker started with --health-file PATH touched it within
+    --max-age seconds, else 1 (a liveness probe)."""
+    try:
+        age = time.time() - os.stat(path).st_mtime
+    except OSError as exc:
+        raise Failure(f"no heartbeat: {exc.strerror or exc}: {path}") from None
+    if age > max_age:
+        raise Failure(f"stale heartbeat: {path} was last touched {age:.1f} s ago")
+    click.echo(f"ok: {path} touched {age:.1f} s ago")
