@@ -313,3 +313,26 @@ async def test_the_consumer_is_an_async_context_manager() -> None:
     assert consumer.closed
     assert len(handled) == 1
     assert driver.count("close") == 1
+
+
+@async_test
+async def test_a_second_close_with_abandon_cuts_the_grace_short() -> None:
+    """The worker command's second signal: a close already waiting out a
+    long grace releases the running async job at once."""
+    job = make_job()
+    driver = ScriptedDriver([job])
+    service = QueueService(driver)
+    entered = asyncio.Event()
+
+    async def handler(job: Job) -> None:
+        entered.set()
+        await asyncio.Event().wait()
+
+    consumer = await service.subscribe("t", handler)
+    await entered.wait()
+    first = asyncio.ensure_future(consumer.close(grace=60))
+    await _until_closing(consumer)
+    await asyncio.wait_for(consumer.close(grace=0, abandon=True), 5)
+    assert first.done()
+    assert [call.args[1] for call in driver.of("release")] == [job.id]
+    await service.close()

@@ -130,6 +130,7 @@ class QueueConsumer:
         self._canceller: asyncio.Task[None] | None = None
         self._time_limit = options.time_limit
         self._abandon = False  # close(abandon=True): do not wait for sync threads
+        self._cut = asyncio.Event()  # a later close(0) or close(abandon=True) ends the grace
 
     # -- public ---------------------------------------------------------------
 
@@ -193,6 +194,8 @@ class QueueConsumer:
                     held.thread.cancel()  # stops the wait; the thread itself runs on
         if self._close_task is None:
             self._close_task = asyncio.create_task(self._close(grace))
+        elif abandon or grace == 0:
+            self._cut.set()  # a close already running: end its grace now
         await asyncio.shield(self._close_task)
 
     async def __aenter__(self) -> Self:
@@ -817,7 +820,7 @@ class QueueConsumer:
         for _ in self._tasks:
             self._buffer.put_nowait(_STOP)
         if self._tasks:
-            _, pending = await asyncio.wait(self._tasks, timeout=grace)
+            pending = await self._within_grace(self._tasks, grace)
             for task in pending:
                 task.cancel()
             if pending:
@@ -836,6 +839,20 @@ class QueueConsumer:
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
         self._fail_idle_waiters(Closed(f"consumer of {self._topic!r} closed"))
+
+    async def _within_grace(
+        self, tasks: list[asyncio.Task[None]], grace: float
+    ) -> list[asyncio.Task[None]]:
+        """Wait for ``tasks`` for ``grace`` seconds, or until a later close
+        call cuts the grace short; the tasks still running."""
+        if grace > 0 and not self._cut.is_set():
+            finished = asyncio.ensure_future(asyncio.wait(tasks))
+            cut = asyncio.ensure_future(self._cut.wait())
+            await asyncio.wait({finished, cut}, timeout=grace, return_when=asyncio.FIRST_COMPLETED)
+            for waiter in (finished, cut):
+                waiter.cancel()  # the waiters only: the tasks run on
+            await asyncio.wait({finished, cut})
+        return [task for task in tasks if not task.done()]
 
     def _fail_idle_waiters(self, exc: BaseException) -> None:
         for _, future in self._idle_waiters:
