@@ -30,6 +30,8 @@ class Capabilities:
     * ``cancellation``: :meth:`Driver.cancel` and :meth:`Driver.cancel_requested`.
     * ``limits``: :meth:`Driver.set_limits`: in-flight and rate limits per
       topic, enforced inside the claim across every consumer.
+    * ``blocking_enqueue``: :meth:`Driver.enqueue_blocking` enqueues from a
+      thread without an event loop (the sync producer's fast path).
 
     A method whose capability is false raises :class:`~queue_core.Unsupported`.
     """
@@ -43,6 +45,7 @@ class Capabilities:
     list_topics: bool = False
     cancellation: bool = False
     limits: bool = False
+    blocking_enqueue: bool = False
 
     def __post_init__(self) -> None:
         if self.max_payload_bytes < 0 or self.max_batch < 1:

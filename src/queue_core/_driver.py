@@ -278,6 +278,16 @@ class Driver(ABC):
 
     # -- optional capabilities ----------------------------------------------
 
+    def enqueue_blocking(self, topic: str, jobs: Sequence[NewJob]) -> list[bool]:
+        """(``capabilities.blocking_enqueue``) :meth:`enqueue`, called from a
+        thread that runs no event loop and blocked for one backend round
+        trip; safe to call from many threads at once, and concurrently with
+        the driver's async calls. Same semantics and results as
+        :meth:`enqueue`. Used by :class:`~queue_core.SyncQueueService` to
+        enqueue without a hop to its event loop thread.
+        """
+        raise Unsupported(f"{type(self).__name__} cannot enqueue from a thread")
+
     async def topics(self) -> list[str]:
         """(``capabilities.list_topics``) Every topic that has ever had a job,
         without ``:dead`` suffixes (a topic's dead letters are in its

@@ -29,8 +29,11 @@ class Outcome(enum.Enum):
 
 
 class Hooks:
-    """Called by the runtime (never by drivers), on the event loop thread.
-    Keep them quick: they run inline with every job."""
+    """Called by the runtime (never by drivers), on the event loop thread
+    (``before_enqueue`` and ``after_enqueue``: in the enqueuing thread, which
+    for :class:`~queue_core.SyncQueueService` on a driver that enqueues from
+    threads is the caller's). Keep them quick: they run inline with every
+    job."""
 
     def before_enqueue(self, topic: str, job: NewJob) -> NewJob:
         """A job is about to be sent to the backend; return it, or a copy

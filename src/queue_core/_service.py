@@ -226,6 +226,32 @@ class QueueService:
             ]
         return results
 
+    def _enqueue_blocking(
+        self, topic: str, items: Sequence[tuple[object, EnqueueOptions | None]]
+    ) -> list[EnqueueResult]:
+        """Enqueue from a thread without an event loop, through the driver's
+        ``enqueue_blocking`` (for :class:`SyncQueueService`; the enqueue
+        hooks run in the calling thread)."""
+        self._check_open()
+        validate_topic(topic)
+        new_jobs = [self._new_job(topic, payload, options) for payload, options in items]
+        results: list[EnqueueResult] = []
+        for start in range(0, len(new_jobs), self._max_batch):
+            batch = new_jobs[start : start + self._max_batch]
+            try:
+                created = self._driver.enqueue_blocking(topic, batch)
+            except BaseException as exc:
+                if self._hooks.active:
+                    self._hooks.after_enqueue(topic, batch, None, exc)
+                raise
+            if self._hooks.active:
+                self._hooks.after_enqueue(topic, batch, created, None)
+            results += [
+                EnqueueResult(id=job.id, created=flag)
+                for job, flag in zip(batch, created, strict=True)
+            ]
+        return results
+
     # -- consuming ------------------------------------------------------------
 
     async def subscribe(

@@ -189,6 +189,25 @@ class _Call(Generic[T]):
         return cast(T, self.result)
 
 
+def _pairs(jobs: Iterable[EnqueueItem]) -> list[tuple[object, EnqueueOptions | None]]:
+    """``enqueue_many``'s items as (payload, options) pairs."""
+    if isinstance(jobs, bytes | bytearray | memoryview | str):
+        raise InvalidArgument("jobs must be an iterable of payloads, not a single payload")
+    try:
+        items = list(jobs)
+    except TypeError:
+        raise InvalidArgument(f"jobs must be iterable, not {type(jobs).__name__}") from None
+    pairs: list[tuple[object, EnqueueOptions | None]] = []
+    for item in items:
+        if isinstance(item, tuple):
+            if len(item) != 2:
+                raise InvalidArgument("each job must be payload or (payload, EnqueueOptions)")
+            pairs.append((item[0], item[1]))
+        else:
+            pairs.append((item, None))
+    return pairs
+
+
 def _shutdown_at_exit(state: _Loop) -> None:
     with contextlib.suppress(Exception):  # interpreter exit: nothing left to tell
         state.shutdown(None)
@@ -345,22 +364,37 @@ class SyncQueueService:
 
     # -- producing ------------------------------------------------------------
 
+    def _direct(self) -> QueueService | None:
+        """The service, when its driver enqueues from this thread directly
+        (``capabilities.blocking_enqueue``: no hop to the loop thread)."""
+        state = self._current()
+        if not state.service.driver.capabilities.blocking_enqueue:
+            return None
+        self._check_thread(state)
+        return state.service
+
     def enqueue(self, topic: str, payload: Payload, options: EnqueueOptions | None = None) -> str:
         """See :meth:`QueueService.enqueue`."""
-        return self._call(lambda service: service.enqueue(topic, payload, options))
+        return self.enqueue_result(topic, payload, options).id
 
     def enqueue_result(
         self, topic: str, payload: Payload, options: EnqueueOptions | None = None
     ) -> EnqueueResult:
         """See :meth:`QueueService.enqueue_result`."""
+        service = self._direct()
+        if service is not None:
+            return service._enqueue_blocking(topic, [(payload, options)])[0]
         return self._call(lambda service: service.enqueue_result(topic, payload, options))
 
     def enqueue_many(self, topic: str, jobs: Iterable[EnqueueItem]) -> list[str]:
         """See :meth:`QueueService.enqueue_many`."""
-        return self._call(lambda service: service.enqueue_many(topic, jobs))
+        return [result.id for result in self.enqueue_many_results(topic, jobs)]
 
     def enqueue_many_results(self, topic: str, jobs: Iterable[EnqueueItem]) -> list[EnqueueResult]:
         """See :meth:`QueueService.enqueue_many_results`."""
+        service = self._direct()
+        if service is not None:
+            return service._enqueue_blocking(topic, _pairs(jobs))
         return self._call(lambda service: service.enqueue_many_results(topic, jobs))
 
     # -- inspecting and managing ----------------------------------------------

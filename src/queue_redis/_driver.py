@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import secrets
 import time
 from collections.abc import Coroutine, Sequence
@@ -47,6 +48,7 @@ from ._diagnostics import Diagnostics, diagnose
 from ._errors import translated
 from ._keys import TopicKeys, seq_pattern, topic_keys, topic_of_seq_key, validate_prefix
 from ._scripts import ScriptRunner
+from ._threaded import ThreadedScripts, threaded_pool_options
 
 __all__ = ["RedisDriver"]
 
@@ -132,6 +134,15 @@ class RedisDriver(Driver):
         self._block_timeout = block_timeout
         self._claim_cache_ms = max(1, clamp_ms(claim_cache_ttl))
         self._run = ScriptRunner(client, command_timeout)
+        threaded = threaded_pool_options(client, command_timeout)
+        self._threaded = (
+            None
+            if threaded is None
+            else ThreadedScripts(self._run.scripts, *threaded, where=self._run.where)
+        )
+        self._capabilities = dataclasses.replace(
+            self._capabilities, blocking_enqueue=self._threaded is not None
+        )
         self._blocker = Blocker(client)
         self._keys: dict[str, TopicKeys] = {}
         self._idle: dict[str, tuple[float, int, int, int, int]] = {}  # see _note_idle
@@ -201,15 +212,18 @@ class RedisDriver(Driver):
 
     # -- the driver interface -------------------------------------------------
 
-    async def enqueue(self, topic: str, jobs: Sequence[NewJob]) -> list[bool]:
+    def _enqueue_calls(
+        self, topic: str, jobs: Sequence[NewJob]
+    ) -> list[tuple[tuple[str, ...], list[Any]]]:
+        """The keys and arguments of the enqueue script calls for ``jobs``
+        (one call per ``max_batch`` jobs)."""
         keys = self._topic(topic)
         limit = self._capabilities.max_payload_bytes
         for job in jobs:
             validate_payload(job.payload, limit)
-        created: list[bool] = []
+        calls = []
         batch = self._capabilities.max_batch
         for start in range(0, len(jobs), batch):
-            rid = _request_id()
             args: list[Any] = [self._now(), self._claim_cache_ms]
             for job in jobs[start : start + batch]:
                 run_at = b"" if job.run_at is None else clamp_ms(job.run_at)
@@ -221,8 +235,24 @@ class RedisDriver(Driver):
                 else:
                     body, hlen = job.payload, 0
                 args += (job.id, body, hlen, job.priority, job.max_attempts, run_at, delay, window)
-            reply = await self._run("enqueue", (*keys.all, keys.request(rid)), args)
-            created += [flag == 1 for flag in reply]
+            calls.append(((*keys.all, keys.request(_request_id())), args))
+        return calls
+
+    async def enqueue(self, topic: str, jobs: Sequence[NewJob]) -> list[bool]:
+        created: list[bool] = []
+        for keys, args in self._enqueue_calls(topic, jobs):
+            created += [flag == 1 for flag in await self._run("enqueue", keys, args)]
+        return created
+
+    def enqueue_blocking(self, topic: str, jobs: Sequence[NewJob]) -> list[bool]:
+        """:meth:`enqueue` from a thread without an event loop, on a blocking
+        connection pool of the driver's own to the same server (standalone
+        clients; see ``capabilities.blocking_enqueue``)."""
+        if self._threaded is None:
+            return super().enqueue_blocking(topic, jobs)
+        created: list[bool] = []
+        for keys, args in self._enqueue_calls(topic, jobs):
+            created += [flag == 1 for flag in self._threaded("enqueue", keys, args)]
         return created
 
     async def claim(self, topic: str, *, max_jobs: int, lease: float) -> list[Job]:
@@ -605,6 +635,8 @@ class RedisDriver(Driver):
         self._closed = True
         self._wake_waiters()
         await self._blocker.close()
+        if self._threaded is not None:
+            self._threaded.close()
         if self._owns_client:
             for item in (self._client, *self._also_close):
                 with contextlib.suppress(Exception):

@@ -150,6 +150,10 @@ class ScriptRunner:
                     f"no reply within the command timeout of {self._timeout:g}s"
                 ) from exc
 
+    @property
+    def scripts(self) -> dict[str, Script]:
+        return self._scripts
+
     def packed(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> bytes:
         """The ``EVALSHA`` call of script ``name`` as wire bytes (to send
         behind another command on one connection)."""
