@@ -38,12 +38,14 @@ from queue_core import (
     Driver,
     EnqueueOptions,
     Hooks,
+    InvalidArgument,
     Job,
     Outcome,
     QueueOptions,
     QueueService,
     RetryPolicy,
     SubscribeOptions,
+    open_driver,
 )
 from queue_memory import MemoryDriver
 
@@ -261,18 +263,12 @@ def report(
 
 
 def redis_driver(url: str) -> tuple[Driver, Callable[[], Awaitable[None]]]:
-    """A RedisDriver over a client we own (and must close), or exit with a hint."""
+    """A driver for ``url`` that owns its client, or exit with a hint."""
     try:
-        from redis.asyncio import Redis
-
-        from queue_redis import RedisDriver
-    except ImportError as exc:
-        raise SystemExit(
-            f"--redis needs the Redis driver and redis-py ({exc}).\n"
-            "Install them with: .venv/bin/pip install -e '.[redis]'"
-        ) from exc
-    client = Redis.from_url(url)
-    return RedisDriver(client), client.aclose
+        driver = open_driver(url)
+    except InvalidArgument as exc:
+        raise SystemExit(f"--redis {url}: {exc}") from exc
+    return driver, driver.close
 
 
 async def main_async(args: argparse.Namespace) -> int:
