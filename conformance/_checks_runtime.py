@@ -19,7 +19,7 @@ from queue_core import (
     SubscribeOptions,
 )
 
-from ._context import KitContext, KitSkip, check, wait_for
+from ._context import RUNTIME, KitContext, KitSkip, check, only, wait_for
 
 __all__: list[str] = []
 
@@ -44,7 +44,7 @@ async def within(
         raise AssertionError(f"timed out after {seconds}s waiting for {what}") from None
 
 
-@check(5, 12)
+@check(5, 12, tier=RUNTIME)
 async def check_concurrent_consumers_run_each_job_once(ctx: KitContext) -> None:
     """Four consumers, five handlers each, 400 jobs: every job runs exactly
     once, never two at a time, none lost."""
@@ -96,7 +96,7 @@ async def check_concurrent_claims_are_disjoint(ctx: KitContext) -> None:
     assert len(claimed) == 300, f"{300 - len(claimed)} jobs were not claimable"
 
 
-@check(7)
+@check(7, tier=RUNTIME)
 async def check_runtime_renews_long_handlers(ctx: KitContext) -> None:
     """A handler running for three lease periods keeps its job: no
     redelivery to a second consumer, acked once at the end."""
@@ -120,7 +120,7 @@ async def check_runtime_renews_long_handlers(ctx: KitContext) -> None:
     assert calls == [1], f"the long job was delivered {len(calls)} times: attempts {calls}"
 
 
-@check(4)
+@check(15, tier=RUNTIME)
 async def check_wakeup_latency(ctx: KitContext) -> None:
     """An idle consumer starts a newly enqueued job within a second (p max of
     ten tries), even with a long poll interval."""
@@ -142,15 +142,18 @@ async def check_wakeup_latency(ctx: KitContext) -> None:
         await asyncio.sleep(0.05)  # let the consumer block in wait()
         sent = loop.time()
         await service.enqueue(topic, b"ping")
-        async with asyncio.timeout(5):
-            latencies.append(await started.get() - sent)
+        try:
+            async with asyncio.timeout(5):
+                latencies.append(await started.get() - sent)
+        except TimeoutError:
+            raise AssertionError("an idle consumer did not start a new job within 5 s") from None
     worst = max(latencies)
     assert worst < 1.0, (
         f"enqueue-to-start latency up to {worst:.3f}s (median {statistics.median(latencies):.3f}s)"
     )
 
 
-@check(4)
+@check(15, tier=RUNTIME)
 async def check_chain_wakeup_of_idle_consumers(ctx: KitContext) -> None:
     """Five idle consumers and five jobs enqueued at once: all five start
     together (one wake-up must not wake only one consumer)."""
@@ -176,7 +179,7 @@ async def check_chain_wakeup_of_idle_consumers(ctx: KitContext) -> None:
     await within(3, f"all five jobs to start together (started: {len(arrived)})", everyone)
 
 
-@check(13, 14)
+@check(13, 14, tier=RUNTIME)
 async def check_close_drains_then_releases(ctx: KitContext) -> None:
     """close(grace) lets a running handler finish and acks it; a handler
     still running after the grace has its job released without using up an
@@ -213,8 +216,8 @@ async def check_close_drains_then_releases(ctx: KitContext) -> None:
     assert job is not None, "a job held at close was lost"
     assert job.state is JobState.READY, f"released job is {job.state}, not ready"
     assert job.attempt == 0, f"the release used up an attempt (attempt {job.attempt})"
-    (again,) = await driver.claim(topic, max_jobs=1, lease=5)
-    assert again.id == job_id
+    again = only(await driver.claim(topic, max_jobs=1, lease=5), "claim of the released job")
+    assert again.id == job_id, f"claimed {again.id}, not the released {job_id}"
     await service.close()
     for what, call in (
         ("enqueue", service.enqueue(topic, b"x")),
@@ -242,7 +245,7 @@ class _Failures(Hooks):
         self.retried.put_nowait((job, delay))
 
 
-@check(8)
+@check(8, tier=RUNTIME)
 async def check_backoff_bounds_and_dead_letter(ctx: KitContext) -> None:
     """A failing handler is retried after a capped, jittered exponential
     backoff on the driver's clock, with the error recorded; after
@@ -261,8 +264,11 @@ async def check_backoff_bounds_and_dead_letter(ctx: KitContext) -> None:
     await service.subscribe(topic, failing, SubscribeOptions(poll_interval=0.05))
     job_id = await service.enqueue(topic, b"doomed")
     for attempt in (1, 2, 3):
-        async with asyncio.timeout(10):
-            job, delay = await hooks.retried.get()
+        try:
+            async with asyncio.timeout(10):
+                job, delay = await hooks.retried.get()
+        except TimeoutError:
+            raise AssertionError(f"attempt {attempt} was not retried within 10 s") from None
         low, high = policy.bounds(attempt)
         assert low <= delay <= high, f"attempt {attempt}: delay {delay} outside [{low}, {high}]"
         stored = await driver.get(topic, job_id)
@@ -273,18 +279,18 @@ async def check_backoff_bounds_and_dead_letter(ctx: KitContext) -> None:
         )
         ctx.clock.set(max(stored.run_at, ctx.clock.now()))  # exactly its due time
     await wait_for(lambda: _counts_are(driver, topic, dead=1), 10, "the dead letter")
-    (dead,) = await service.list_dead(topic)
+    dead = only(await service.list_dead(topic), "the dead letters")
     assert (dead.id, dead.attempt, dead.last_error) == (job_id, 4, "RuntimeError: attempt 4 failed")
 
 
-@check(9)
+@check(9, tier=RUNTIME)
 async def check_dead_letter_topic_is_subscribable(ctx: KitContext) -> None:
     """Dead letters can be consumed like any topic."""
     driver = await ctx.driver(fake_clock=False)
     service = await ctx.service(driver)
     topic = ctx.topic("dlq-sub")
     await driver.enqueue(topic, [NewJob(id="x", payload=b"dead", max_attempts=1)])
-    (job,) = await driver.claim(topic, max_jobs=1, lease=30)
+    job = only(await driver.claim(topic, max_jobs=1, lease=30), "claim of a fresh job")
     await driver.dead_letter(topic, "x", job.lease_token or "", error="gave up")
     seen = asyncio.Event()
 
@@ -297,7 +303,7 @@ async def check_dead_letter_topic_is_subscribable(ctx: KitContext) -> None:
     await wait_for(lambda: _counts_are(driver, topic, dead=0), 5, "the dead letter's ack")
 
 
-@check(12)
+@check(12, tier=RUNTIME)
 async def check_restart_keeps_every_job(ctx: KitContext) -> None:
     """(restartable backends) Jobs enqueued before a backend restart are all
     there after it, in the same states."""
@@ -316,11 +322,11 @@ async def check_restart_keeps_every_job(ctx: KitContext) -> None:
         except Exception:
             await asyncio.sleep(0.1)
     else:
-        raise AssertionError("the driver did not recover after the restart")
+        raise AssertionError("the driver did not recover within 5 s after the restart")
     assert (counts.ready, counts.scheduled) == (100, 100), f"after restart: {counts}"
 
 
-@check(14)
+@check(14, tier=RUNTIME)
 async def check_wait_is_bounded_and_cancellable(ctx: KitContext) -> None:
     """wait() returns within its timeout (plus a second) on an empty topic,
     and returns promptly when cancelled."""

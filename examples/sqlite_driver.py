@@ -6,7 +6,9 @@ every job of every topic; a job's state is a column, and moving a job to its
 dead-letter topic (``<topic>:dead``) is an ``UPDATE`` of its ``topic``. Each
 driver call is one ``BEGIN IMMEDIATE`` transaction run on a single worker
 thread, so every state change is atomic, also across processes that share
-the database file (WAL mode)::
+the database file (WAL mode). It keeps idempotency records and lists topics;
+it does not offer cancellation or topic limits (their capabilities are
+false, and the kit skips those checks with that reason)::
 
     service = QueueService(SQLiteDriver("jobs.db"))
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import secrets
 import sqlite3
 from collections.abc import Callable, Sequence
@@ -54,18 +57,28 @@ CREATE TABLE IF NOT EXISTS jobs (
     state TEXT NOT NULL,  -- 'scheduled', 'ready' or 'in_flight'
     attempt INTEGER NOT NULL DEFAULT 0, last_error TEXT,
     token TEXT, deadline_ms INTEGER, fence INTEGER NOT NULL DEFAULT 0,
+    headers TEXT NOT NULL DEFAULT '{}',  -- JSON object of str to str
+    window_ms INTEGER NOT NULL DEFAULT 0,  -- how long the id is remembered once it ends
     PRIMARY KEY (topic, id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS jobs_ready ON jobs (topic, state, priority DESC, due_ms, seq);
 CREATE INDEX IF NOT EXISTS jobs_due ON jobs (topic, state, due_ms, seq);
 CREATE INDEX IF NOT EXISTS jobs_leases ON jobs (topic, state, deadline_ms, seq);
-CREATE TABLE IF NOT EXISTS topics (topic TEXT PRIMARY KEY, seq INTEGER NOT NULL);
+-- per topic: the enqueue sequence; per family (the base topic's row): the fencing counter
+CREATE TABLE IF NOT EXISTS topics (
+    topic TEXT PRIMARY KEY, seq INTEGER NOT NULL DEFAULT 0, fence INTEGER NOT NULL DEFAULT 0
+);
+-- idempotency records: ids of ended jobs, remembered until until_ms
+CREATE TABLE IF NOT EXISTS records (
+    topic TEXT NOT NULL, id TEXT NOT NULL, until_ms INTEGER NOT NULL, PRIMARY KEY (topic, id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS records_expiry ON records (topic, until_ms);
 """
 
 # a row as the fields of a Job (times in seconds; SQLite divides exactly as Python does)
 JOB = """id, payload, priority, attempt, max_attempts, enqueued_ms / 1000.0 AS enqueued_at,
     due_ms / 1000.0 AS run_at, state, last_error, token AS lease_token,
-    deadline_ms / 1000.0 AS lease_deadline, fence AS fencing_token"""
+    deadline_ms / 1000.0 AS lease_deadline, fence AS fencing_token, headers"""
 
 ORDER = {  # claim order for ready jobs; the order list_jobs promises for the others
     JobState.READY: "priority DESC, due_ms, seq",
@@ -97,7 +110,12 @@ class _Tx:
         return row
 
     def job(self, row: sqlite3.Row) -> Job:
-        return Job(topic=self.topic, **{**dict(row), "state": JobState(row["state"])})
+        fields = {
+            **dict(row),
+            "state": JobState(row["state"]),
+            "headers": json.loads(row["headers"]),
+        }
+        return Job(topic=self.topic, **fields)
 
     def get(self, job_id: str) -> Job | None:
         row = self.row(job_id)
@@ -110,8 +128,35 @@ class _Tx:
 
     def next_seq(self, topic: str) -> int:
         """The next value of ``topic``'s enqueue sequence."""
-        query = "INSERT INTO topics VALUES (?, 1) ON CONFLICT DO UPDATE SET seq = seq + 1"
-        return int(self.sql(query + " RETURNING seq", topic).fetchone()["seq"])
+        query = "INSERT INTO topics (topic, seq) VALUES (?, 1) ON CONFLICT DO UPDATE"
+        query += " SET seq = seq + 1 RETURNING seq"
+        return int(self.sql(query, topic).fetchone()["seq"])
+
+    def next_fence(self) -> int:
+        """The next fencing token of the topic's family (``t``, ``t:dead``...)."""
+        family = self.topic
+        while family.endswith(DEAD_SUFFIX):
+            family = family[: -len(DEAD_SUFFIX)]
+        query = "INSERT INTO topics (topic, fence) VALUES (?, 1) ON CONFLICT DO UPDATE"
+        query += " SET fence = fence + 1 RETURNING fence"
+        return int(self.sql(query, family).fetchone()["fence"])
+
+    def remember(self, job_id: str, window_ms: int) -> None:
+        """An idempotency record: the job ended here, its id is kept for its window."""
+        if window_ms > 0:
+            until = self.now + window_ms
+            self.sql("INSERT OR REPLACE INTO records VALUES (?, ?, ?)", self.topic, job_id, until)
+
+    def end(self, job_id: str) -> None:
+        """The job ends in this topic: delete it and remember its id."""
+        query = "DELETE FROM jobs WHERE topic = ? AND id = ? RETURNING window_ms"
+        row = self.sql(query, self.topic, job_id).fetchone()
+        if row is not None:
+            self.remember(job_id, row["window_ms"])
+
+    def remembered(self, job_id: str) -> bool:
+        query = "SELECT 1 FROM records WHERE topic = ? AND id = ? AND until_ms > ?"
+        return self.sql(query, self.topic, job_id, self.now).fetchone() is not None
 
     def holder(self, job_id: str, token: str) -> None:
         """Raise :class:`LeaseLost` unless ``token`` holds the job."""
@@ -127,30 +172,37 @@ class _Tx:
         self.set(job_id, state=state, due_ms=due, token=None, deadline_ms=None, **columns)
 
     def bury(self, job_id: str, error: str | None) -> None:
-        """Move the job to the dead-letter topic, unless that holds its id."""
+        """Move the job to the dead-letter topic, unless that holds its id.
+        Either way the job ends here (its id is remembered for its window)."""
         dead = self.topic + DEAD_SUFFIX
         if self.row(job_id, dead) is not None:
-            self.sql("DELETE FROM jobs WHERE topic = ? AND id = ?", self.topic, job_id)
+            self.end(job_id)
             return
+        query = "SELECT window_ms FROM jobs WHERE topic = ? AND id = ?"
+        window = self.sql(query, self.topic, job_id).fetchone()["window_ms"]
         seq = self.next_seq(dead)
         self.make_due(job_id, self.now, topic=dead, seq=seq, last_error=error)
+        self.remember(job_id, window)
 
     # -- the operations --------------------------------------------------------
 
     def enqueue(self, jobs: Sequence[NewJob]) -> list[bool]:
+        self.sql("DELETE FROM records WHERE topic = ? AND until_ms <= ?", self.topic, self.now)
         created = []
         for job in jobs:
-            if self.row(job.id) is not None:
+            if self.row(job.id) is not None or self.remembered(job.id):
                 created.append(False)
                 continue
             run_at = job.run_at  # an instant in the past means now
             due = self.now + to_ms(job.delay) if run_at is None else max(self.now, to_ms(run_at))
             self.sql(
                 "INSERT INTO jobs (topic, id, payload, priority, max_attempts, enqueued_ms,"
-                " due_ms, seq, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " due_ms, seq, state, headers, window_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 *(self.topic, job.id, job.payload, job.priority, job.max_attempts),
                 *(self.now, due, self.next_seq(self.topic)),
                 "scheduled" if due > self.now else "ready",
+                json.dumps(dict(job.headers), ensure_ascii=False),
+                to_ms(job.idempotency_window),
             )
             created.append(True)
         return created
@@ -179,9 +231,9 @@ class _Tx:
         claimed = []
         for job_id in self.ids(JobState.READY, max_jobs):
             row = self.sql(
-                "UPDATE jobs SET state = 'in_flight', attempt = attempt + 1, fence = fence + 1,"
+                "UPDATE jobs SET state = 'in_flight', attempt = attempt + 1, fence = ?,"
                 f" token = ?, deadline_ms = ? WHERE topic = ? AND id = ? RETURNING {JOB}",
-                *(secrets.token_hex(12), self.now + lease, self.topic, job_id),
+                *(self.next_fence(), secrets.token_hex(12), self.now + lease, self.topic, job_id),
             ).fetchone()
             claimed.append(self.job(row))
         return claimed
@@ -195,7 +247,7 @@ class _Tx:
                 gone = self.row(job_id) is None
                 outcomes.append(Settled.GONE if gone else Settled.LEASE_LOST)
             else:
-                self.sql("DELETE FROM jobs WHERE topic = ? AND id = ?", self.topic, job_id)
+                self.end(job_id)
                 outcomes.append(Settled.ACKED)
         return outcomes
 
@@ -235,10 +287,12 @@ class _Tx:
         return moved
 
     def purge(self, ids: Sequence[str] | None) -> int:
-        query = "DELETE FROM jobs WHERE topic = ? AND state != 'in_flight'"
-        if ids is None:
-            return self.sql(query, self.topic).rowcount
-        return sum(self.sql(query + " AND id = ?", self.topic, i).rowcount for i in set(ids))
+        query = "SELECT id FROM jobs WHERE topic = ? AND state != 'in_flight'"
+        waiting = [row["id"] for row in self.sql(query, self.topic)]
+        victims = [job_id for job_id in waiting if ids is None or job_id in ids]
+        for job_id in victims:
+            self.end(job_id)
+        return len(victims)
 
     def counts(self) -> Counts:
         row = self.sql(
@@ -248,15 +302,25 @@ class _Tx:
             " COUNT(*) FILTER (WHERE topic = ?2) AS dead FROM jobs WHERE topic IN (?1, ?2)",
             *(self.topic, self.topic + DEAD_SUFFIX),
         ).fetchone()
-        return Counts(**dict(row))
+        (oldest,) = self.sql(  # the earliest due time among jobs due now, from jobs_due
+            "SELECT MIN(due_ms) FROM jobs WHERE topic = ?1 AND"
+            " (state = 'ready' OR (state = 'scheduled' AND due_ms <= ?2))",
+            *(self.topic, self.now),
+        ).fetchone()
+        return Counts(**dict(row), oldest_due_at=None if oldest is None else oldest / 1000.0)
 
-    def list_jobs(self, state: JobState, limit: int) -> list[Job]:
+    def list_jobs(self, state: JobState, limit: int, offset: int) -> list[Job]:
         query = f"SELECT {JOB} FROM jobs WHERE topic = ? AND state = ? ORDER BY {ORDER[state]}"
-        rows = self.sql(query + " LIMIT ?", self.topic, state.value, limit)
+        rows = self.sql(query + " LIMIT ? OFFSET ?", self.topic, state.value, limit, offset)
         return [self.job(row) for row in rows]
 
+    def topics(self) -> list[str]:
+        query = "SELECT topic FROM topics WHERE seq > 0 AND topic NOT LIKE '%:dead' ORDER BY topic"
+        return [row["topic"] for row in self.sql(query)]
+
     def next_work(self) -> tuple[bool, int | None]:
-        """Whether a job is ready now, and when the next one comes due."""
+        """Whether a job is ready now, and when the next one comes due (or
+        a lease expires: maybe now already)."""
         (upcoming,) = self.sql(
             "SELECT MIN(CASE state WHEN 'scheduled' THEN due_ms ELSE deadline_ms END)"
             " FROM jobs WHERE topic = ? AND state != 'ready'",
@@ -291,6 +355,8 @@ class SQLiteDriver(Driver):
             clock_control=True,
             persistent=path != ":memory:",
             push_wakeup=True,
+            idempotency_records=True,
+            list_topics=True,
         )
         self._poll = poll_interval
         self._closed = False
@@ -377,7 +443,7 @@ class SQLiteDriver(Driver):
     async def wait(self, topic: str, timeout: float) -> None:
         event = self._events.setdefault(topic, asyncio.Event())
         ready, upcoming = await self._run(topic, _Tx.next_work)
-        if ready:
+        if ready or (upcoming is not None and upcoming <= to_ms(self._clock.now())):
             return
         timeout = min(timeout, self._poll)
         if upcoming is not None and not isinstance(self._clock, FakeClock):
@@ -391,14 +457,19 @@ class SQLiteDriver(Driver):
     async def get(self, topic: str, job_id: str) -> Job | None:
         return await self._run(topic, lambda tx: tx.get(job_id))
 
-    async def list_jobs(self, topic: str, state: JobState, *, limit: int = 100) -> list[Job]:
-        return await self._run(topic, lambda tx: tx.list_jobs(state, limit))
+    async def list_jobs(
+        self, topic: str, state: JobState, *, limit: int = 100, offset: int = 0
+    ) -> list[Job]:
+        return await self._run(topic, lambda tx: tx.list_jobs(state, limit, offset))
 
     async def redrive(self, topic: str, ids: Sequence[str] | None = None) -> int:
         return await self._run(topic, lambda tx: tx.redrive(ids), wake=True)
 
     async def purge(self, topic: str, ids: Sequence[str] | None = None) -> int:
         return await self._run(topic, lambda tx: tx.purge(ids))
+
+    async def topics(self) -> list[str]:
+        return await self._run("", _Tx.topics)
 
     async def close(self) -> None:
         if self._closed:

@@ -58,6 +58,7 @@ def test_missing_clock_control_skips_with_a_reason_never_passes() -> None:
     assert report.passed == ["payload_round_trip"]
     assert set(report.skipped) == {"model_equivalence", "extend_counts_from_now"}
     assert all("clock_control" in reason for reason in report.skipped.values())
+    assert "SKIPPED model_equivalence: " in report.summary()
 
 
 def test_a_failing_driver_fails_the_report() -> None:
@@ -72,6 +73,10 @@ def test_a_failing_driver_fails_the_report() -> None:
     )
     assert not report.ok
     assert "payload_round_trip" in report.failed
+    assert report.reasons["payload_round_trip"] == (
+        "AssertionError: payload of 0 bytes came back as b' '..."
+    )
+    assert "FAILED payload_round_trip: AssertionError: payload of 0 bytes" in report.summary()
     with pytest.raises(AssertionError, match="payload_round_trip"):
         report.raise_for_failures()
 

@@ -269,10 +269,12 @@ class MemoryDriver(Driver):
         store = self._store(topic)
         now = self._now_ms()
         event = store.wakeup
-        if store.n_ready and (store.limits.unlimited or store.claim_room(1, now)):
+        upcoming_ms = store.next_event_ms()  # a job coming due or a lease expiring
+        claimable = store.n_ready or (upcoming_ms is not None and upcoming_ms <= now)
+        if claimable and (store.limits.unlimited or store.claim_room(1, now)):
             return
         if not self._fake_clock:  # a fake clock wakes waiters when it moves
-            upcoming = [t for t in (store.next_event_ms(), store.next_slot_ms(now)) if t]
+            upcoming = [t for t in (upcoming_ms, store.next_slot_ms(now)) if t]
             if upcoming:
                 timeout = min(timeout, max(0.0, (min(upcoming) - now) / 1000.0 + 0.001))
         with contextlib.suppress(TimeoutError):
