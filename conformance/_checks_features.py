@@ -1,7 +1,10 @@
 """Scenario checks: headers (16), fencing tokens (6), idempotency records
-(10), counts and the oldest due time (17), topics (19), cancellation (20)."""
+(10), counts and the oldest due time (17), topics (19), cancellation (20),
+enqueue from threads (22)."""
 
 from __future__ import annotations
+
+import asyncio
 
 from queue_core import (
     DEAD_SUFFIX,
@@ -354,3 +357,37 @@ async def check_cancellation(ctx: KitContext) -> None:
     assert bystander is not None
     assert (bystander.payload, bystander.priority) == (b"keep", 3), "a cancel changed another job"
     assert (await driver.counts(topic)).dead == 0, "a cancelled job was dead-lettered"
+
+
+@check(22)
+async def check_enqueue_from_threads(ctx: KitContext) -> None:
+    """(blocking_enqueue) enqueue_blocking, called from threads without an
+    event loop, has enqueue's semantics: created flags, idempotency by id,
+    headers and payload kept, each job once, under concurrent threads."""
+    driver = await ctx.driver()
+    if not driver.capabilities.blocking_enqueue:
+        raise KitSkip("needs capabilities.blocking_enqueue")
+    topic = ctx.topic("threads")
+    first = [NewJob(id="h", payload=b"\x00bytes\xff", headers=HEADERS, priority=4)]
+    created = await asyncio.to_thread(driver.enqueue_blocking, topic, first)
+    assert created == [True], f"enqueue_blocking of a new job returned {created}"
+    again = await asyncio.to_thread(driver.enqueue_blocking, topic, first)
+    assert again == [False], f"enqueue_blocking of an existing id returned {again}"
+    job = await driver.get(topic, "h")
+    _same_headers(job, HEADERS, "after enqueue_blocking")
+    assert job is not None
+    assert (job.payload, job.priority, job.state) == (b"\x00bytes\xff", 4, JobState.READY), (
+        f"enqueue_blocking stored {job}"
+    )
+
+    def produce(n: int) -> list[bool]:
+        flags: list[bool] = []
+        for i in range(25):
+            flags += driver.enqueue_blocking(topic, [NewJob(id=f"t{i}", payload=str(n).encode())])
+        return flags
+
+    results = await asyncio.gather(*(asyncio.to_thread(produce, n) for n in range(4)))
+    made = sum(flag for flags in results for flag in flags)
+    assert made == 25, f"4 threads enqueueing the same 25 ids created {made} jobs, not 25"
+    counts = await driver.counts(topic)
+    assert counts.ready == 26, f"after the threads: {counts}, expected 26 ready jobs"
