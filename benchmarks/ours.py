@@ -235,9 +235,84 @@ async def memory_drain(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+# -- where the time of a single awaited enqueue goes ------------------------------------
+
+
+class _NoopDriver(MemoryDriver):
+    """Answers every enqueue at once, touching nothing: what is left is our
+    own Python (validation, the job record, the coalescer, the reply)."""
+
+    async def enqueue(self, topic: str, jobs: Any) -> list[bool]:
+        return [True] * len(jobs)
+
+
+async def enqueue_breakdown(args: argparse.Namespace) -> dict[str, Any]:
+    """Per single awaited enqueue: wall time and client CPU of the whole
+    call; our Python layer alone; hiredis packing the command; a bare
+    ``EVALSHA`` of ``return 1`` on the same connection path (redis-py's
+    cost plus a round trip); and the enqueue script's own time on the
+    server (``INFO commandstats``)."""
+    from queue_redis import RedisDriver, make_client
+    from queue_redis._scripts import Script, pack
+
+    n = args.n
+    result: dict[str, Any] = {"status": "ok", "n": n}
+
+    async def timed(call: Any, count: int) -> tuple[float, float]:
+        for _ in range(min(200, count)):
+            await call()
+        wall, cpu = time.perf_counter(), time.process_time()
+        for _ in range(count):
+            await call()
+        return (
+            (time.perf_counter() - wall) / count * 1e6,
+            (time.process_time() - cpu) / count * 1e6,
+        )
+
+    noop = QueueService(_NoopDriver())
+    _, result["our_python_us"] = await timed(lambda: noop.enqueue(TOPIC, b"1.5"), n)
+    await noop.close()
+    command = ("EVALSHA", "0" * 40, 12, *["queue:{bench}:jobs"] * 12, "", 30000)
+    command += ("id", b"1.5", 0, 0, 5, b"", 0, 0)
+    started = time.process_time()
+    for _ in range(n):
+        pack(command)
+    result["pack_us"] = (time.process_time() - started) / n * 1e6
+    client = make_client(args.url)
+    driver = RedisDriver(client)
+    service = QueueService(driver)
+    try:
+        sha = await client.script_load("return 1")
+        runner = driver._run
+
+        async def bare() -> Any:
+            assert runner._pool is not None
+            return await runner._direct(
+                runner._pool, pack, Script("bare", b"return 1", sha), (), ()
+            )
+
+        result["bare_evalsha_wall_us"], result["bare_evalsha_cpu_us"] = await timed(bare, n)
+        await client.config_resetstat()
+        result["enqueue_wall_us"], result["enqueue_cpu_us"] = await timed(
+            lambda: service.enqueue(TOPIC, repr(time.time()).encode()), n
+        )
+        stats = await client.info("commandstats")
+        result["enqueue_server_us"] = float(stats["cmdstat_evalsha"]["usec_per_call"])
+        result["rate"] = 1e6 / result["enqueue_wall_us"]
+    finally:
+        await service.close()
+        await client.aclose()
+    return result
+
+
 if __name__ == "__main__":
     main(
         OursAdapter,
         "benchmarks.ours",
-        {"claim": claim_latency, "memory": memory_per_job, "memdrain": memory_drain},
+        {
+            "claim": claim_latency,
+            "memory": memory_per_job,
+            "memdrain": memory_drain,
+            "breakdown": enqueue_breakdown,
+        },
     )

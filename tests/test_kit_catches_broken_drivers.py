@@ -47,7 +47,10 @@ def test_kit_fails_broken_driver(broken: type[MemoryDriver]) -> None:
 def test_kit_passes_reference_driver() -> None:
     report = run_conformance(MemoryHarness, profile="ci")
     assert report.ok, report.summary() + "\n\n" + "\n".join(report.failed.values())
-    assert set(report.skipped) == {"restart_keeps_every_job"}, report.skipped
+    # the reference keeps nothing across a restart and enqueues only on its loop
+    assert set(report.skipped) == {"restart_keeps_every_job", "enqueue_from_threads"}, (
+        report.skipped
+    )
     assert all(reason.strip() for reason in report.skipped.values()), report.skipped
 
 
