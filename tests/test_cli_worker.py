@@ -246,7 +246,10 @@ def test_a_second_signal_exits_at_once(env: Env) -> None:
     assert worker.wait_log("second signal (SIGINT)")
     job = env.queue.get("slow", job_id)
     assert job is not None
-    assert (job.state, job.attempt) == (JobState.READY, 0)  # released at once, not left to its lease
+    assert (job.state, job.attempt) == (
+        JobState.READY,
+        0,
+    )  # released at once, not left to its lease
 
 
 def test_burst_drains_what_is_due_and_exits(env: Env) -> None:
