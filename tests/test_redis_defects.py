@@ -1,5 +1,6 @@
-"""Redis-only: each known defect of the original Go design (SPEC "fix its
-known defects" 1-8), shown fixed on a real server."""
+"""Redis-only: each known defect of the original Go design (docs/redis.md,
+"Why it differs from the original design", 1-8), shown fixed on a real
+server."""
 
 from __future__ import annotations
 
