@@ -210,21 +210,33 @@ class QueueService:
             else:
                 new_jobs.append(self._new_job(topic, item, None))
         results: list[EnqueueResult] = []
-        for start in range(0, len(new_jobs), self._max_batch):
-            batch = new_jobs[start : start + self._max_batch]
+        for batch in self._batches(new_jobs):
             try:
                 created = await self._driver.enqueue(topic, batch)
             except BaseException as exc:
-                if self._hooks.active:
-                    self._hooks.after_enqueue(topic, batch, None, exc)
+                self._enqueued(topic, batch, None, exc)
                 raise
-            if self._hooks.active:
-                self._hooks.after_enqueue(topic, batch, created, None)
-            results += [
-                EnqueueResult(id=job.id, created=flag)
-                for job, flag in zip(batch, created, strict=True)
-            ]
+            results += self._enqueued(topic, batch, created, None)
         return results
+
+    def _batches(self, jobs: list[NewJob]) -> list[list[NewJob]]:
+        return [jobs[i : i + self._max_batch] for i in range(0, len(jobs), self._max_batch)]
+
+    def _enqueued(
+        self,
+        topic: str,
+        batch: list[NewJob],
+        created: list[bool] | None,
+        error: BaseException | None,
+    ) -> list[EnqueueResult]:
+        """Report a driver call's outcome to the hooks; its results."""
+        if self._hooks.active:
+            self._hooks.after_enqueue(topic, batch, created, error)
+        if created is None:
+            return []
+        return [
+            EnqueueResult(id=job.id, created=flag) for job, flag in zip(batch, created, strict=True)
+        ]
 
     def _enqueue_blocking(
         self, topic: str, items: Sequence[tuple[object, EnqueueOptions | None]]
@@ -236,20 +248,13 @@ class QueueService:
         validate_topic(topic)
         new_jobs = [self._new_job(topic, payload, options) for payload, options in items]
         results: list[EnqueueResult] = []
-        for start in range(0, len(new_jobs), self._max_batch):
-            batch = new_jobs[start : start + self._max_batch]
+        for batch in self._batches(new_jobs):
             try:
                 created = self._driver.enqueue_blocking(topic, batch)
             except BaseException as exc:
-                if self._hooks.active:
-                    self._hooks.after_enqueue(topic, batch, None, exc)
+                self._enqueued(topic, batch, None, exc)
                 raise
-            if self._hooks.active:
-                self._hooks.after_enqueue(topic, batch, created, None)
-            results += [
-                EnqueueResult(id=job.id, created=flag)
-                for job, flag in zip(batch, created, strict=True)
-            ]
+            results += self._enqueued(topic, batch, created, None)
         return results
 
     # -- consuming ------------------------------------------------------------
