@@ -622,3 +622,144 @@ def test_serve_runs_the_dashboard_until_interrupted(tmp_path: Path) -> None:
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, *args: Any, **kwargs: Any) -> None:
         return None
+
+
+# -- schedules, limits, cancel requests -------------------------------------------------------
+
+
+@async_test
+async def test_the_schedules_page_shows_each_schedule_its_last_tick_s_job_and_next_run() -> None:
+    from queue_core.schedules import Schedule, Scheduler, cron, every
+
+    service = await _seeded()
+    schedules = [
+        Schedule(name="minutely", trigger=every(60), topic="emails", payload=b"{}", task="send"),
+        Schedule(name="nightly", trigger=cron("0 3 * * *", tz="Europe/Paris"), topic="reports"),
+        Schedule(name="never-ran", trigger=every(3600), topic="idle"),
+    ]
+    app = _app(service, schedules=schedules)
+    # the last schedule has no scheduler running it: its last tick has no job
+    async with Scheduler(service, schedules[:2]), _client(app) as client:
+        home = (await client.get("/")).text
+        assert 'href="/schedules"' in home
+        page = await client.get("/schedules")
+        assert page.status_code == 200
+        text = page.text
+        for needle in (
+            "minutely",
+            "every 1 min",
+            "cron 0 3 * * * (Europe/Paris)",
+            "catch up the latest missed tick",
+            'href="/topics/reports"',
+            "ended, or not enqueued",
+        ):
+            assert needle in text, needle
+        now = time.time()
+        last = schedules[0].job_id(now - now % 60)
+        assert f'href="/topics/emails/jobs/{last.replace(":", "%3A")}"' in text
+        assert '<span class="badge badge-ready">Ready</span>' in text
+    async with _client(_app(service)) as client:  # no schedules given: no link, an empty page
+        assert 'href="/schedules"' not in (await client.get("/")).text
+        assert "No schedules" in (await client.get("/schedules")).text
+    with pytest.raises(InvalidArgument):
+        create_app(service, token=None, schedules=["nightly"])  # type: ignore[list-item]
+    await service.close()
+
+
+@async_test
+async def test_a_topic_shows_its_limits_and_a_signed_in_user_may_change_them() -> None:
+    from queue_core import TopicLimits
+
+    service = await _seeded()
+    await service.set_limits("emails", TopicLimits(max_in_flight=3, rate=10, per=2.0))
+    async with _client(_app(service)) as client:
+        page = (await client.get("/topics/emails")).text
+        assert "3 in flight · 10 per 2.0 s" in page
+        assert 'action="/topics/emails/limits"' in page  # the form: posting it needs the token
+        csrf = await _sign_in(client)
+        page = (await client.get("/topics/emails")).text
+        assert 'name="max_in_flight" min="0" max="100000" value="3"' in page
+        assert "None" in (await client.get("/topics/reports")).text  # no limits there
+        url = "/topics/emails/limits"
+        saved = await client.post(
+            url,
+            data={"max_in_flight": "5", "rate": "", "per": "1", "csrf": csrf, "next": "/x"},
+        )
+        assert saved.status_code == 303
+        assert saved.headers["location"] == "/x?done=limits"
+        assert await service.get_limits("emails") == TopicLimits(max_in_flight=5)
+        flash = (await client.get("/topics/emails?done=limits")).text
+        assert "Saved the topic&#39;s limits" in flash
+        for bad in ({"max_in_flight": "-1"}, {"rate": "lots"}, {"per": "0"}, {"rate": "200000"}):
+            refused = await client.post(url, data={"csrf": csrf, **bad})
+            assert refused.status_code == 400, bad
+        assert await service.get_limits("emails") == TopicLimits(max_in_flight=5)
+        no_csrf = await client.post(url, data={"clear": "1"})
+        assert no_csrf.status_code == 403
+        cleared = await client.post(url, data={"clear": "1", "csrf": csrf})
+        assert cleared.status_code == 303
+        assert "done=unlimit" in cleared.headers["location"]
+        assert (await service.get_limits("emails")).unlimited
+    async with _client(_app(service, read_only=True)) as client:
+        page = (await client.get("/topics/emails")).text
+        assert "Limits" in page
+        assert 'action="/topics/emails/limits"' not in page
+        refused = await client.post(
+            "/topics/emails/limits",
+            data={"max_in_flight": "1"},
+            headers={"authorization": f"Bearer {TOKEN}"},
+        )
+        assert refused.status_code == 403
+    assert (await service.get_limits("emails")).unlimited
+    await service.close()
+
+
+@async_test
+async def test_a_driver_without_limits_shows_none_and_refuses_to_set_them() -> None:
+    import dataclasses
+
+    from queue_core import Capabilities
+
+    class NoLimits(MemoryDriver):
+        @property
+        def capabilities(self) -> Capabilities:
+            return dataclasses.replace(super().capabilities, limits=False)
+
+        async def set_limits(self, topic: str, limits: object) -> None:
+            raise Unsupported("NoLimits cannot enforce limits")
+
+    service = QueueService(NoLimits())
+    await service.enqueue("t", b"x")
+    async with _client(_app(service)) as client:
+        csrf = await _sign_in(client)
+        page = (await client.get("/topics/t")).text
+        assert 'card-label">Limits' not in page
+        assert 'action="/topics/t/limits"' not in page
+        refused = await client.post("/topics/t/limits", data={"rate": "1", "csrf": csrf})
+        assert refused.status_code == 400
+        assert "cannot enforce limits" in refused.text
+    await service.close()
+
+
+@async_test
+async def test_a_running_job_with_a_pending_cancel_request_is_marked() -> None:
+    service = await _seeded()
+    (running,) = await service.driver.claim("emails", max_jobs=1, lease=600)
+    async with _client(_app(service)) as client:
+        page = (await client.get("/topics/emails?state=in_flight")).text
+        assert "cancel requested</span>" not in page
+        csrf = await _sign_in(client)
+        response = await client.post(
+            "/topics/emails/cancel", data={"id": running.id, "csrf": csrf, "next": "/topics/emails"}
+        )
+        assert response.headers["location"] == "/topics/emails?done=cancel&n=0&r=1&x=0"
+        flash = (await client.get(response.headers["location"])).text
+        assert "asked 1 running job to stop" in flash
+        page = (await client.get("/topics/emails?state=in_flight")).text
+        assert "cancel requested</span>" in page
+        job = (await client.get(f"/topics/emails/jobs/{running.id}")).text
+        assert "Cancel requested</span>" in job
+        assert "its worker is stopping it" in job
+        other = (await client.get("/topics/emails/jobs/mail-2")).text
+        assert "Cancel requested" not in other
+    await service.close()

@@ -227,3 +227,38 @@ async def test_an_action_needs_the_token_and_a_redrive_moves_the_job(redis_url: 
             assert job is not None
             assert job.attempt == 0
             assert (await service.counts("webhooks")).dead == 1  # evil stays dead
+
+
+@pytest.mark.redis
+@async_test
+async def test_limits_set_from_the_topic_page_and_the_schedules_page(redis_url: str) -> None:
+    need_chromium()
+    from queue_core import TopicLimits
+    from queue_core.schedules import Schedule, Scheduler, every
+
+    async with redis_service(redis_url) as service:
+        await seed(service)
+        minutely = Schedule(name="minutely", trigger=every(60), topic="emails", payload=b"{}")
+        app = create_app(service, token=TOKEN, schedules=[minutely])
+        async with Scheduler(service, [minutely]), running(app) as base, chromium() as browser:
+            page = await browser.new_page()
+            await page.goto(base + "/login?next=/topics/emails")
+            await page.fill("#token", TOKEN)
+            await post_response(page, "button[type=submit]")
+            await page.wait_for_url(f"{base}/topics/emails")
+            await page.fill("input[name=max_in_flight]", "4")
+            await page.fill("input[name=rate]", "20")
+            await page.fill("input[name=per]", "5")
+            saved = await post_response(page, "button:has-text('Save limits')")
+            assert saved.status == 303
+            limits = await service.get_limits("emails")
+            assert limits == TopicLimits(max_in_flight=4, rate=20, per=5.0)
+            assert "4 in flight · 20 per 5.0 s" in await page.locator(".card-limited").inner_text()
+            await post_response(page, "button:has-text('Remove limits')")
+            assert (await service.get_limits("emails")).unlimited
+            await page.click("header a:has-text('Schedules')")
+            await page.wait_for_url(f"{base}/schedules")
+            table = await page.locator("table.data").inner_text()
+            assert "minutely" in table
+            assert "every 1 min" in table
+            assert "sched:minutely:" in table  # the job of its last tick, still waiting

@@ -18,7 +18,7 @@ import threading
 import typing
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, TypeVar, overload
 
 from ._codec import Codec, JsonCodec
 from ._consumer import QueueConsumer, is_async_handler
@@ -29,6 +29,9 @@ from ._options import EnqueueOptions, SubscribeOptions
 from ._service import QueueService
 from ._sync import SyncQueueService
 from ._validate import validate_headers, validate_max_attempts, validate_priority, validate_topic
+
+if TYPE_CHECKING:  # queue_core.schedules is imported when a schedule is declared
+    from .schedules import Schedule, Trigger
 
 __all__ = ["TASK_HEADER", "Task", "TaskCall", "Tasks", "current_job"]
 
@@ -439,6 +442,7 @@ class Tasks:
         self._lock = threading.Lock()
         self._startup: list[_Hook] = []
         self._shutdown: list[_Hook] = []
+        self._schedules: dict[str, Schedule] = {}
 
     @property
     def codec(self) -> Codec:
@@ -463,6 +467,7 @@ class Tasks:
         priority: int = 0,
         max_attempts: int | None = None,
         subscribe: SubscribeOptions | None = None,
+        schedule: Trigger | None = None,
     ) -> _TaskDecorator: ...
 
     def task(
@@ -475,6 +480,7 @@ class Tasks:
         priority: int = 0,
         max_attempts: int | None = None,
         subscribe: SubscribeOptions | None = None,
+        schedule: Trigger | None = None,
     ) -> Task[Any] | _TaskDecorator:
         """Declare a task (as ``@tasks.task`` or ``@tasks.task(...)``).
 
@@ -484,6 +490,10 @@ class Tasks:
         * ``priority``, ``max_attempts``: defaults for its jobs.
         * ``subscribe``: how a worker runs the topic (concurrency, lease,
           time limit...); tasks sharing a topic must agree.
+        * ``schedule``: run it on a schedule, without arguments:
+          ``schedule=every(600)`` or ``schedule=cron("0 3 * * *")`` (from
+          :mod:`queue_core.schedules`); the schedule is named after the
+          task. For arguments, or several schedules, use :meth:`schedule`.
         """
 
         def declare(function: Callable[..., Any]) -> Task[Any]:
@@ -494,6 +504,7 @@ class Tasks:
                 priority=priority,
                 max_attempts=max_attempts,
                 subscribe=subscribe,
+                schedule=schedule,
             )
 
         if fn is not None:
@@ -509,6 +520,7 @@ class Tasks:
         priority: int,
         max_attempts: int | None,
         subscribe: SubscribeOptions | None,
+        schedule: Trigger | None = None,
     ) -> Task[Any]:
         if not callable(fn):
             raise InvalidArgument(f"a task must be a function, not {type(fn).__name__}")
@@ -525,9 +537,23 @@ class Tasks:
         if subscribe is not None and not isinstance(subscribe, SubscribeOptions):
             raise InvalidArgument(f"subscribe must be SubscribeOptions, not {type(subscribe)}")
         meta = _TaskMeta(self, fn, name=name, topic=topic, subscribe=subscribe)
+        options = EnqueueOptions(priority=priority, max_attempts=max_attempts)
+        scheduled = None
+        if schedule is not None:
+            try:
+                arguments = meta.bind((), {})
+            except InvalidArgument as exc:
+                raise InvalidArgument(
+                    f"task {name!r} has schedule= but needs arguments ({exc}): use "
+                    f"tasks.schedule(name, trigger, {name}.call(...))"
+                ) from None
+            headers = {TASK_HEADER: name}
+            scheduled = self._make_schedule(name, schedule, meta, arguments, options, headers)
         with self._lock:
             if name in self._tasks:
                 raise InvalidArgument(f"a task named {name!r} is already declared")
+            if scheduled is not None and scheduled.name in self._schedules:
+                raise InvalidArgument(f"a schedule named {name!r} is already declared")
             for other in self._tasks.values():
                 if other.topic != topic:
                     continue
@@ -543,11 +569,124 @@ class Tasks:
                         "subscribe options"
                     )
             self._tasks[name] = meta
-            task: Task[Any] = Task(
-                meta, EnqueueOptions(priority=priority, max_attempts=max_attempts)
-            )
+            task: Task[Any] = Task(meta, options)
             self._public[name] = task
+            if scheduled is not None:
+                self._schedules[scheduled.name] = scheduled
         return task
+
+    def schedule(
+        self,
+        name: str,
+        trigger: Trigger,
+        target: Task[Any] | TaskCall[Any] | str,
+        /,
+        *,
+        payload: bytes | None = None,
+    ) -> Schedule:
+        """Declare a schedule: every tick of ``trigger``
+        (:func:`~queue_core.schedules.every` or
+        :func:`~queue_core.schedules.cron`) enqueues one job, exactly once
+        however many schedulers run (``qtk worker`` runs them)::
+
+            tasks.schedule("nightly-report", cron("0 3 * * *", tz="Europe/Paris"),
+                           send_report.call(to="ops@example.com"))
+            tasks.schedule("cleanup", every(600), cleanup)          # no arguments
+            tasks.schedule("ping", every(60), "pings", payload=b"{}")  # a raw topic
+
+        ``target``: a call of a task (:meth:`Task.call`, type-checked; its
+        view's ``priority``, ``max_attempts`` and ``headers`` apply; its
+        ``delay``, ``run_at``, ``job_id`` and ``idempotency_window`` must
+        not be set: the scheduler chooses them), a task taking no
+        arguments, or a topic name with ``payload`` (bytes, default empty).
+        ``name``: 1-64 characters of ``A-Z a-z 0-9 _ . -``, unique among
+        this registry's schedules; it is part of each tick's job id.
+
+        :raises InvalidArgument: a bad name or trigger, a name declared
+            already, arguments that do not fit (nothing is declared).
+        """
+        if isinstance(target, Task):
+            task = target
+            if task.registry is not self:
+                raise InvalidArgument(f"task {task.name!r} belongs to another registry")
+            try:
+                target = task.call()
+            except InvalidArgument as exc:
+                raise InvalidArgument(
+                    f"schedule {name!r}: task {task.name!r} needs arguments ({exc}): "
+                    f"pass {task.name}.call(...)"
+                ) from None
+        if isinstance(target, TaskCall):
+            if payload is not None:
+                raise InvalidArgument("payload is for a topic; a task call has its arguments")
+            meta = target.task._meta
+            if meta.registry is not self:
+                raise InvalidArgument(f"task {meta.name!r} belongs to another registry")
+            options = target.options
+            given = [
+                option
+                for option, value in (
+                    ("delay", options.delay),
+                    ("run_at", options.run_at),
+                    ("job_id", options.job_id),
+                    ("idempotency_window", options.idempotency_window),
+                )
+                if value
+            ]
+            if given:
+                raise InvalidArgument(
+                    f"schedule {name!r}: the scheduler sets each tick's {', '.join(given)}; "
+                    "leave them out of with_options()"
+                )
+            headers = dict(options.headers or {})
+            made = self._make_schedule(name, trigger, meta, target.arguments, options, headers)
+        elif isinstance(target, str):
+            from .schedules._schedule import Schedule
+
+            made = Schedule(
+                name=name,
+                trigger=trigger,
+                topic=validate_topic(target),
+                payload=b"" if payload is None else payload,
+            )
+        else:
+            kind = type(target).__name__
+            raise InvalidArgument(
+                f"schedule {name!r}: schedule a task, a task.call(...) or a topic, not {kind}"
+            )
+        with self._lock:
+            if made.name in self._schedules:
+                raise InvalidArgument(f"a schedule named {made.name!r} is already declared")
+            self._schedules[made.name] = made
+        return made
+
+    def _make_schedule(
+        self,
+        name: str,
+        trigger: Trigger,
+        meta: _TaskMeta,
+        arguments: Mapping[str, Any],
+        options: EnqueueOptions,
+        headers: Mapping[str, str],
+    ) -> Schedule:
+        from .schedules._schedule import Schedule
+
+        return Schedule(
+            name=name,
+            trigger=trigger,
+            topic=meta.topic,
+            payload=self._codec.encode(arguments, meta.types),
+            priority=options.priority,
+            max_attempts=options.max_attempts,
+            headers=headers,
+            task=meta.name,
+        )
+
+    @property
+    def schedules(self) -> tuple[Schedule, ...]:
+        """The declared schedules, in declaration order (for
+        :class:`~queue_core.schedules.Scheduler`)."""
+        return tuple(self._schedules.values())
 
     def on_startup(self, fn: H) -> H:
         """Decorator: ``qtk worker`` calls ``fn()`` (sync or async) after it

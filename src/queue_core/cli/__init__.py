@@ -3,9 +3,10 @@ extra, also part of the ``redis`` extra: ``pip install 'queue-toolkit[redis]'``)
 
 ``qtk worker myapp.tasks:tasks --url redis://localhost:6379/0`` runs the
 tasks of a :class:`~queue_core.Tasks` registry (or one handler for one
-topic); ``qtk topics``, ``qtk stats``, ``qtk jobs``, ``qtk job``, ``qtk
-enqueue``, ``qtk cancel`` and ``qtk dead`` inspect and manage queues
-through the portable API. ``python -m queue_core`` is the same command.
+topic) and its schedules; ``qtk scheduler`` runs only the schedules, ``qtk
+schedules`` lists them; ``qtk topics``, ``qtk stats``, ``qtk jobs``, ``qtk
+job``, ``qtk enqueue``, ``qtk cancel``, ``qtk limits`` and ``qtk dead``
+inspect and manage queues through the portable API. ``python -m queue_core`` is the same command.
 See ``docs/cli.md``.
 
 Importing this package without click and rich installed raises an

@@ -1,4 +1,4 @@
-"""The operator commands: topics, stats, jobs, job, enqueue, cancel, dead."""
+"""The operator commands: topics, stats, jobs, job, enqueue, cancel, limits, dead."""
 
 from __future__ import annotations
 
@@ -8,13 +8,15 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import click
 from rich.live import Live
 from rich.table import Table
 
 from .._errors import InvalidArgument, Unsupported
-from .._job import Counts, Job, JobState
+from .._job import CancelOutcome, Counts, Job, JobState
+from .._limits import MAX_LIMIT, TopicLimits
 from .._options import EnqueueOptions
 from .._service import QueueService
 from ._common import Failure, StartupError, admin_service, json_option, log_options, run_async
@@ -23,14 +25,16 @@ from ._render import (
     console,
     counts_dict,
     counts_table,
+    describe_limits,
     emit_json,
     job_dict,
     job_table,
     jobs_table,
+    limits_dict,
     now,
 )
 
-__all__ = ["cancel", "dead", "enqueue", "health", "job", "jobs", "stats", "topics"]
+__all__ = ["cancel", "dead", "enqueue", "health", "job", "jobs", "limits", "stats", "topics"]
 
 STATES = ("ready", "scheduled", "in_flight", "dead")
 
@@ -86,31 +90,31 @@ def stats(
     log_format: str,
 ) -> None:
     """Jobs per state and lag (the age of the oldest due job) of each TOPIC
-    (default: every topic)."""
+    (default: every topic), and its limits when it has any."""
 
-    async def sample(service: QueueService) -> tuple[float, list[tuple[str, Counts]]]:
+    async def sample(service: QueueService) -> _Sample:
         names = list(topic_names) or await _topics(service)
         found = await asyncio.gather(*(service.counts(name) for name in names))
-        return now(), list(zip(names, found, strict=True))
+        limits: dict[str, TopicLimits] = {}
+        if service.driver.capabilities.limits:
+            stored = await asyncio.gather(*(service.get_limits(name) for name in names))
+            limits = dict(zip(names, stored, strict=True))
+        return _Sample(now(), list(zip(names, found, strict=True)), limits)
 
     async def main() -> None:
         async with admin_service(url) as service:
             if not watch:
-                at, rows = await sample(service)
-                _show_counts(at, rows, as_json, lines=False)
+                _show_counts(await sample(service), as_json, lines=False)
                 return
             if as_json or not console().is_terminal:
                 while True:
-                    at, rows = await sample(service)
-                    _show_counts(at, rows, as_json, lines=True)
+                    _show_counts(await sample(service), as_json, lines=True)
                     await asyncio.sleep(interval)
             out = console()
-            at, rows = await sample(service)
-            with Live(_title_table(at, rows), console=out, auto_refresh=False) as live:
+            with Live(_title_table(await sample(service)), console=out, auto_refresh=False) as live:
                 while True:
                     await asyncio.sleep(interval)
-                    at, rows = await sample(service)
-                    live.update(_title_table(at, rows), refresh=True)
+                    live.update(_title_table(await sample(service)), refresh=True)
 
     try:
         run_async(main, url)
@@ -118,17 +122,29 @@ def stats(
         return
 
 
-def _title_table(at: float, rows: list[tuple[str, Counts]]) -> Table:
-    stamp = dt.datetime.fromtimestamp(at).strftime("%H:%M:%S")
-    return counts_table(rows, at, title=f"qtk stats at {stamp} (Ctrl-C to stop)")
+@dataclass(frozen=True, slots=True)
+class _Sample:
+    at: float
+    rows: list[tuple[str, Counts]]
+    limits: dict[str, TopicLimits]
 
 
-def _show_counts(at: float, rows: list[tuple[str, Counts]], as_json: bool, *, lines: bool) -> None:
+def _title_table(sample: _Sample) -> Table:
+    stamp = dt.datetime.fromtimestamp(sample.at).strftime("%H:%M:%S")
+    title = f"qtk stats at {stamp} (Ctrl-C to stop)"
+    return counts_table(sample.rows, sample.at, title=title, limits=sample.limits)
+
+
+def _show_counts(sample: _Sample, as_json: bool, *, lines: bool) -> None:
+    at = sample.at
     if as_json:
-        data = [counts_dict(topic, counts, at) for topic, counts in rows]
+        data = [
+            counts_dict(topic, counts, at, sample.limits.get(topic))
+            for topic, counts in sample.rows
+        ]
         emit_json({"time": at, "topics": data} if lines else data, lines=lines)
     else:
-        console().print(counts_table(rows, at))
+        console().print(counts_table(sample.rows, at, limits=sample.limits))
 
 
 @click.command(short_help="List the jobs of a topic in one state.")
@@ -164,8 +180,9 @@ def jobs(
                 found = await service.list_dead(topic, limit=limit, offset=offset)
             else:
                 found = await service.list_jobs(topic, JobState(state), limit=limit, offset=offset)
+            stopping = await _cancel_requested(service, topic, found)
             if as_json:
-                return [job_dict(j) for j in found]
+                return [job_dict(j, cancel_requested=j.id in stopping) for j in found]
             total = await service.counts(topic)
             counted = {
                 "ready": total.ready,
@@ -175,7 +192,7 @@ def jobs(
             }[state]
             title = f"{topic}: {state} jobs {offset + 1 if found else offset}-"
             title += f"{offset + len(found)} of {counted:,}"
-            console().print(jobs_table(found, now(), title=title))
+            console().print(jobs_table(found, now(), title=title, cancel_requested=stopping))
             return None
 
     listed = run_async(main, url)
@@ -202,20 +219,31 @@ def job(
     """Show one job of TOPIC (TOPIC:dead for a dead letter). Exit code 1 if
     there is no such job."""
 
-    async def main() -> Job | None:
+    async def main() -> tuple[Job | None, bool]:
         async with admin_service(url) as service:
-            return await service.get(topic, job_id)
+            found = await service.get(topic, job_id)
+            stopping = await _cancel_requested(service, topic, [found] if found else [])
+            return found, bool(stopping)
 
-    found = run_async(main, url)
+    found, stopping = run_async(main, url)
     if found is None:
         raise Failure(f"no job {job_id!r} in topic {topic!r}")
     if raw:
         sys.stdout.buffer.write(found.payload)
         sys.stdout.flush()
     elif as_json:
-        emit_json(job_dict(found))
+        emit_json(job_dict(found, cancel_requested=stopping))
     else:
-        console().print(job_table(found, now()))
+        console().print(job_table(found, now(), cancel_requested=stopping))
+
+
+async def _cancel_requested(service: QueueService, topic: str, found: Sequence[Job]) -> set[str]:
+    """The ids among ``found`` of running jobs with a pending cancel request
+    (one driver call, only when some are in flight)."""
+    running = [j.id for j in found if j.state is JobState.IN_FLIGHT]
+    if not running or not service.driver.capabilities.cancellation:
+        return set()
+    return set(await service.driver.cancel_requested(topic, running))
 
 
 def _instant(text: str) -> float:
@@ -321,19 +349,113 @@ def cancel(
     log_format: str,
 ) -> None:
     """Cancel jobs of TOPIC: a waiting job is deleted (cancelled); a running
-    one is asked to stop (requested); an unknown id is not_found."""
+    one is asked to stop (cancel requested: its handler is cancelled at its
+    next await, a sync one sees job.cancel_requested, and the job ends as
+    cancelled, neither retried nor dead-lettered); an id with no waiting or
+    running job is not found. JSON outcomes: cancelled, requested, not_found."""
 
-    async def main() -> list[tuple[str, str]]:
+    async def main() -> list[tuple[str, CancelOutcome]]:
         async with admin_service(url) as service:
             outcomes = await service.cancel(topic, list(ids))
-            return [(i, o.value) for i, o in zip(ids, outcomes, strict=True)]
+            return list(zip(ids, outcomes, strict=True))
 
     results = run_async(main, url)
     if as_json:
-        emit_json([{"id": i, "outcome": outcome} for i, outcome in results])
+        emit_json([{"id": i, "outcome": outcome.value} for i, outcome in results])
         return
     for job_id, outcome in results:
-        click.echo(f"{job_id}\t{outcome}")
+        click.echo(f"{job_id}\t{CANCEL_WORDS[outcome]}")
+    seen = {outcome for _, outcome in results}
+    if CancelOutcome.REQUESTED in seen:
+        click.echo(
+            "cancel requested: the job is running; its worker stops it within about a "
+            "second and it ends as cancelled (qtk job shows the request meanwhile)",
+            err=True,
+        )
+    if CancelOutcome.NOT_FOUND in seen:
+        click.echo(
+            "not found: no such job waiting or running in the topic (it ended, is a dead "
+            f"letter: see qtk dead list {topic}, or never was)",
+            err=True,
+        )
+
+
+CANCEL_WORDS = {
+    CancelOutcome.CANCELLED: "cancelled",
+    CancelOutcome.REQUESTED: "cancel requested",
+    CancelOutcome.NOT_FOUND: "not found",
+}
+
+
+@click.command(short_help="Show or set a topic's global limits.")
+@click.argument("topic")
+@url
+@click.option(
+    "--max-in-flight",
+    type=click.IntRange(0, MAX_LIMIT),
+    metavar="N",
+    help="At most N jobs of TOPIC in flight at once, across every worker (0: no bound).",
+)
+@click.option(
+    "--rate",
+    type=click.IntRange(0, MAX_LIMIT),
+    metavar="N",
+    help="At most N claims per --per seconds, across every worker (0: no rate).",
+)
+@click.option(
+    "--per",
+    type=click.FloatRange(0.001, 86_400.0),
+    metavar="SECONDS",
+    help="The window of --rate (default: the current one, else 1).",
+)
+@click.option("--clear", is_flag=True, help="Remove every limit of TOPIC.")
+@json_option
+@log_options()
+def limits(
+    topic: str,
+    url: str | None,
+    max_in_flight: int | None,
+    rate: int | None,
+    per: float | None,
+    clear: bool,
+    as_json: bool,
+    log_level: str,
+    log_format: str,
+) -> None:
+    """Show TOPIC's limits, or change them: the options given replace
+    those fields and keep the others (0 removes a bound; --clear removes
+    all). The backend enforces them inside every claim, across every
+    worker of every process; they hold until changed."""
+    changes = max_in_flight is not None or rate is not None or per is not None
+    if clear and changes:
+        raise click.UsageError("give --clear or new limits, not both")
+
+    async def main() -> tuple[TopicLimits, bool]:
+        async with admin_service(url) as service:
+            current = await service.get_limits(topic)
+            if not clear and not changes:
+                return current, False
+            if clear:
+                chosen = TopicLimits()
+            else:
+                chosen = TopicLimits(
+                    max_in_flight=(
+                        current.max_in_flight if max_in_flight is None else max_in_flight or None
+                    ),
+                    rate=current.rate if rate is None else rate or None,
+                    per=current.per if per is None else per,
+                )
+            await service.set_limits(topic, chosen)
+            return chosen, True
+
+    chosen, changed = run_async(main, url)
+    if as_json:
+        data = limits_dict(chosen) or {"max_in_flight": None, "rate": None, "per": chosen.per}
+        emit_json({"topic": topic, **data, "changed": changed})
+        return
+    shown = describe_limits(chosen)
+    shown = "no limits" if shown == "-" else f"at most {shown}"
+    click.echo(f"{topic}: {shown}{' (set)' if changed else ''}")
 
 
 @click.group(short_help="Dead letters: list, redrive, purge.")

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from .._errors import InvalidArgument
-from ._admin import cancel, dead, enqueue, health, job, jobs, stats, topics
+from ._admin import cancel, dead, enqueue, health, job, jobs, limits, stats, topics
 from ._common import StartupError, log_options, one_line
 from ._common import url_option as url
+from ._load import load_target
+from ._schedules import registry_of, scheduler, schedules
 from ._worker import worker
+
+if TYPE_CHECKING:
+    from ..schedules import Schedule
 
 __all__ = ["main"]
 
@@ -35,9 +42,23 @@ def main() -> None:
     "--token",
     envvar=TOKEN_ENV,
     show_envvar=True,
-    help="Actions (redrive, purge, cancel) need this token; without one the dashboard only reads.",
+    help="Actions (redrive, purge, cancel, limits) need this token; without one the "
+    "dashboard only reads.",
 )
 @click.option("--read-only", is_flag=True, help="Refuse every action, even with the token.")
+@click.option(
+    "--app",
+    "app_target",
+    metavar="MODULE:ATTR",
+    help="A Tasks registry (myapp.tasks:tasks) whose schedules the Schedules page shows.",
+)
+@click.option(
+    "--app-dir",
+    default=".",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Put this directory first on sys.path to import --app.",
+)
 @log_options("info")
 def dashboard(
     url: str | None,
@@ -45,6 +66,8 @@ def dashboard(
     port: int,
     token: str | None,
     read_only: bool,
+    app_target: str | None,
+    app_dir: str,
     log_level: str,
     log_format: str,
 ) -> None:
@@ -56,8 +79,11 @@ def dashboard(
             f"qtk dashboard needs the dashboard extra: pip install 'queue-toolkit[dashboard]' "
             f"({exc})"
         ) from None
+    chosen: tuple[Schedule, ...] = ()
+    if app_target is not None:
+        chosen = registry_of(app_target, load_target(app_target, app_dir)).schedules
     try:
-        serve(url, host=host, port=port, token=token, read_only=read_only)
+        serve(url, host=host, port=port, token=token, read_only=read_only, schedules=chosen)
     except InvalidArgument as exc:
         message = str(exc)
         if url is None and "no queue URL" in message:
@@ -67,5 +93,19 @@ def dashboard(
         raise StartupError(one_line(exc)) from None
 
 
-for command in (worker, topics, stats, jobs, job, enqueue, cancel, dead, dashboard, health):
+for command in (
+    worker,
+    scheduler,
+    schedules,
+    topics,
+    stats,
+    jobs,
+    job,
+    enqueue,
+    cancel,
+    limits,
+    dead,
+    dashboard,
+    health,
+):
     main.add_command(command)

@@ -7,7 +7,7 @@ import datetime as dt
 import json
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import click
@@ -16,16 +16,20 @@ from rich.table import Table
 from rich.text import Text
 
 from .._job import Counts, Job
+from .._limits import TopicLimits
 
 __all__ = [
     "ago",
     "console",
     "counts_dict",
     "counts_table",
+    "describe_limits",
     "emit_json",
+    "iso",
     "job_dict",
     "job_table",
     "jobs_table",
+    "limits_dict",
     "payload_preview",
 ]
 
@@ -56,6 +60,14 @@ def _iso(instant: float | None) -> str | None:
         return None
     stamp = dt.datetime.fromtimestamp(instant, dt.UTC)
     return stamp.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def iso(instant: float) -> str:
+    """An instant as ISO 8601 in UTC, to the second (milliseconds when it
+    has any): ``2025-01-31T03:00:00Z``."""
+    stamp = dt.datetime.fromtimestamp(round(instant, 3), dt.UTC)
+    spec = "milliseconds" if stamp.microsecond else "seconds"
+    return stamp.isoformat(timespec=spec).replace("+00:00", "Z")
 
 
 def ago(seconds: float) -> str:
@@ -94,7 +106,26 @@ def payload_preview(payload: bytes) -> tuple[str, str]:
     return base64.b64encode(payload).decode("ascii"), "base64"
 
 
-def job_dict(job: Job) -> dict[str, Any]:
+def describe_limits(limits: TopicLimits | None) -> str:
+    """``5 in flight, 100 per 1s``; ``-`` without limits."""
+    if limits is None or limits.unlimited:
+        return "-"
+    parts = []
+    if limits.max_in_flight is not None:
+        parts.append(f"{limits.max_in_flight:,} in flight")
+    if limits.rate is not None:
+        parts.append(f"{limits.rate:,} per {limits.per:g}s")
+    return ", ".join(parts)
+
+
+def limits_dict(limits: TopicLimits | None) -> dict[str, Any] | None:
+    """A topic's limits for ``--json`` output (``None``: no limits)."""
+    if limits is None or limits.unlimited:
+        return None
+    return {"max_in_flight": limits.max_in_flight, "rate": limits.rate, "per": limits.per}
+
+
+def job_dict(job: Job, *, cancel_requested: bool = False) -> dict[str, Any]:
     """A job for ``--json`` output (times in seconds since the epoch)."""
     payload, encoding = payload_preview(job.payload)
     return {
@@ -109,6 +140,7 @@ def job_dict(job: Job) -> dict[str, Any]:
         "lease_deadline": job.lease_deadline,
         "fencing_token": job.fencing_token,
         "last_error": job.last_error,
+        "cancel_requested": cancel_requested,
         "headers": dict(job.headers),
         "payload_size": len(job.payload),
         "payload_encoding": encoding,
@@ -116,7 +148,9 @@ def job_dict(job: Job) -> dict[str, Any]:
     }
 
 
-def counts_dict(topic: str, counts: Counts, now: float) -> dict[str, Any]:
+def counts_dict(
+    topic: str, counts: Counts, now: float, limits: TopicLimits | None = None
+) -> dict[str, Any]:
     lag = None if counts.oldest_due_at is None else max(0.0, now - counts.oldest_due_at)
     return {
         "topic": topic,
@@ -126,26 +160,40 @@ def counts_dict(topic: str, counts: Counts, now: float) -> dict[str, Any]:
         "dead": counts.dead,
         "oldest_due_at": counts.oldest_due_at,
         "lag": lag,
+        "limits": limits_dict(limits),
     }
 
 
-def counts_table(rows: Sequence[tuple[str, Counts]], now: float, *, title: str = "") -> Table:
+def counts_table(
+    rows: Sequence[tuple[str, Counts]],
+    now: float,
+    *,
+    title: str = "",
+    limits: Mapping[str, TopicLimits] | None = None,
+) -> Table:
+    """Counts per topic; a ``limits`` column when a topic has limits."""
+    limited = {t: v for t, v in (limits or {}).items() if not v.unlimited}
     table = Table(title=title or None, title_justify="left")
     table.add_column("topic", no_wrap=True)
     for name in ("scheduled", "ready", "in flight", "dead"):
         table.add_column(name, justify="right")
     table.add_column("lag (oldest due)", justify="right")
+    if limited:
+        table.add_column("limits", no_wrap=True)
     for topic, counts in rows:
         lag = "-" if counts.oldest_due_at is None else ago(now - counts.oldest_due_at)
         dead = Text(f"{counts.dead:,}", style="bold red" if counts.dead else "")
-        table.add_row(
+        cells: list[str | Text] = [
             topic,
             f"{counts.scheduled:,}",
             f"{counts.ready:,}",
             f"{counts.in_flight:,}",
             dead,
             lag,
-        )
+        ]
+        if limited:
+            cells.append(describe_limits(limited.get(topic)))
+        table.add_row(*cells)
     return table
 
 
@@ -156,7 +204,14 @@ def _short(text: str | None, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def jobs_table(jobs: Sequence[Job], now: float, *, title: str = "") -> Table:
+def jobs_table(
+    jobs: Sequence[Job],
+    now: float,
+    *,
+    title: str = "",
+    cancel_requested: Collection[str] = (),
+) -> Table:
+    """Jobs, one a row; those in ``cancel_requested`` are marked."""
     table = Table(title=title or None, title_justify="left")
     table.add_column("id", no_wrap=True)
     table.add_column("priority", justify="right")
@@ -167,8 +222,9 @@ def jobs_table(jobs: Sequence[Job], now: float, *, title: str = "") -> Table:
     table.add_column("last error")
     for job in jobs:
         lease = "-" if job.lease_deadline is None else _relative(job.lease_deadline, now)
+        shown_id = f"{job.id} (cancel requested)" if job.id in cancel_requested else job.id
         table.add_row(
-            job.id,
+            shown_id,
             str(job.priority),
             f"{job.attempt}/{job.max_attempts}",
             _relative(job.enqueued_at, now),
@@ -179,7 +235,7 @@ def jobs_table(jobs: Sequence[Job], now: float, *, title: str = "") -> Table:
     return table
 
 
-def job_table(job: Job, now: float) -> Table:
+def job_table(job: Job, now: float, *, cancel_requested: bool = False) -> Table:
     table = Table(show_header=False, box=None, pad_edge=False)
     table.add_column("field", style="bold", no_wrap=True)
     table.add_column("value", overflow="fold")
@@ -189,7 +245,10 @@ def job_table(job: Job, now: float) -> Table:
 
     table.add_row("topic", job.topic)
     table.add_row("id", job.id)
-    table.add_row("state", job.state.value)
+    state = job.state.value
+    if cancel_requested:
+        state += " (cancel requested: its worker is stopping it)"
+    table.add_row("state", state)
     table.add_row("priority", str(job.priority))
     table.add_row("attempt", f"{job.attempt} of {job.max_attempts}")
     table.add_row("enqueued", when(job.enqueued_at))

@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final, NoReturn
+from typing import TYPE_CHECKING, Any, Final, NoReturn
 
 import click
 
@@ -46,6 +46,9 @@ from ._common import (
 )
 from ._load import load_target
 
+if TYPE_CHECKING:
+    from ..schedules import Schedule
+
 __all__ = [
     "Companion",
     "Subscription",
@@ -53,6 +56,7 @@ __all__ = [
     "WorkerSettings",
     "build_plan",
     "run_worker",
+    "scheduler_companion",
     "worker",
 ]
 
@@ -78,12 +82,15 @@ class Subscription:
 
 @dataclass(kw_only=True, slots=True)
 class WorkerPlan:
-    """What one worker process runs."""
+    """What one worker process runs: the subscriptions, the registry (its
+    startup and shutdown hooks run around them), companions (the
+    scheduler of ``schedules``, when there are any)."""
 
     target: str
     subscriptions: list[Subscription]
     tasks: Tasks | None = None
     companions: list[Companion] = field(default_factory=list)
+    schedules: tuple[Schedule, ...] = ()
 
     @property
     def topics(self) -> list[str]:
@@ -112,13 +119,32 @@ def _subscribe_options(base: SubscribeOptions | None, concurrency: int | None) -
         raise StartupError(f"--concurrency: {exc}") from None
 
 
+def scheduler_companion(schedules: Sequence[Schedule]) -> Companion:
+    """A companion that runs a :class:`~queue_core.schedules.Scheduler` of
+    ``schedules`` on the worker's service."""
+    chosen = tuple(schedules)
+
+    def make(service: QueueService) -> AbstractAsyncContextManager[object]:
+        from ..schedules import Scheduler
+
+        return Scheduler(service, chosen)
+
+    return make
+
+
 def build_plan(
-    target: str, value: object, *, topics: Sequence[str] = (), concurrency: int | None = None
+    target: str,
+    value: object,
+    *,
+    topics: Sequence[str] = (),
+    concurrency: int | None = None,
+    scheduler: bool = True,
 ) -> WorkerPlan:
     """The plan for ``value``, the object ``target`` names: a
     :class:`~queue_core.Tasks` registry (its topics, or those of
     ``topics``), a :class:`~queue_core.Task` (its topic), or a handler
-    (for each of ``topics``, at least one).
+    (for each of ``topics``, at least one). With ``scheduler``, a registry's
+    schedules (all of them, whatever ``topics``) run beside the consumers.
 
     :raises StartupError: anything else, or topics that do not fit.
     """
@@ -148,7 +174,11 @@ def build_plan(
             )
             for topic in (chosen or known)
         ]
-        return WorkerPlan(target=target, subscriptions=subscriptions, tasks=value)
+        plan = WorkerPlan(target=target, subscriptions=subscriptions, tasks=value)
+        if scheduler and value.schedules:
+            plan.schedules = value.schedules
+            plan.companions.append(scheduler_companion(value.schedules))
+        return plan
     if inspect.isclass(value) or inspect.ismodule(value) or not callable(value):
         raise StartupError(
             f"{target} is a {type(value).__name__}: give a Tasks registry, a task, or a "
@@ -351,7 +381,7 @@ async def run_worker(
     consumers: list[QueueConsumer] = []
     companions = AsyncExitStack()
     try:
-        await probe(service, settings.url, plan.subscriptions[0].topic)
+        await probe(service, settings.url, plan.topics[0] if plan.topics else None)
         if settings.health_file is not None:
             try:
                 settings.health_file.touch()
@@ -378,15 +408,27 @@ async def run_worker(
                 helpers.append(asyncio.create_task(_heartbeat(settings.health_file)))
             if supervised:
                 helpers.append(asyncio.create_task(_watch_parent(int(parent), signals)))
-            logger.info(
-                "worker %s on %s: topics %s, concurrency %s%s (pid %d)",
-                plan.target,
-                redact_url(settings.url) if settings.url else f"${URL_ENV}",
-                ", ".join(plan.topics),
-                "/".join(str(s.options.concurrency) for s in plan.subscriptions),
-                ", burst" if settings.burst else "",
-                os.getpid(),
-            )
+            where = redact_url(settings.url) if settings.url else f"${URL_ENV}"
+            scheduling = ", ".join(s.name for s in plan.schedules)
+            if plan.subscriptions:
+                logger.info(
+                    "worker %s on %s: topics %s, concurrency %s%s%s (pid %d)",
+                    plan.target,
+                    where,
+                    ", ".join(plan.topics),
+                    "/".join(str(s.options.concurrency) for s in plan.subscriptions),
+                    f", schedules {scheduling}" if scheduling else "",
+                    ", burst" if settings.burst else "",
+                    os.getpid(),
+                )
+            else:
+                logger.info(
+                    "scheduler %s on %s: schedules %s (pid %d)",
+                    plan.target,
+                    where,
+                    scheduling or "-",
+                    os.getpid(),
+                )
             if settings.burst:
                 drained = asyncio.ensure_future(_drained(consumers))
                 stopped = asyncio.ensure_future(signals.stop.wait())
@@ -413,7 +455,8 @@ async def run_worker(
             except StartupError as exc:
                 logger.error("%s", exc.message)
                 code = EXIT_FAILURE
-        logger.info("stopped: %s", _summary(consumers))
+        if plan.subscriptions:
+            logger.info("stopped: %s", _summary(consumers))
         return code
     finally:
         for helper in helpers:
@@ -446,6 +489,7 @@ def _child_args(
     health_file: Path | None,
     log_level: str,
     log_format: str,
+    no_scheduler: bool = False,
 ) -> list[str]:
     """The command line of one supervised worker (``--metrics-port`` is
     added per child; the URL travels in the environment, not in ``ps``)."""
@@ -456,6 +500,8 @@ def _child_args(
         args += ["--concurrency", str(concurrency)]
     if burst:
         args.append("--burst")
+    if no_scheduler:
+        args.append("--no-scheduler")
     if grace is not None:
         args += ["--grace", repr(grace)]
     args += ["--metrics-host", metrics_host, "--log-level", log_level, "--log-format", log_format]
@@ -491,6 +537,12 @@ def _child_args(
     help="Worker processes; more than 1 starts a supervisor that restarts one that dies.",
 )
 @click.option("--burst", is_flag=True, help="Run what is due now, then exit 0.")
+@click.option(
+    "--no-scheduler",
+    is_flag=True,
+    help="Do not run the registry's schedules here (run them with `qtk scheduler`, or in "
+    "other workers; any number of schedulers enqueue each tick once).",
+)
 @click.option(
     "--grace",
     type=click.FloatRange(0.0, 86_400.0),
@@ -533,6 +585,7 @@ def worker(
     concurrency: int | None,
     processes: int,
     burst: bool,
+    no_scheduler: bool,
     grace: float | None,
     app_dir: str,
     metrics_port: int | None,
@@ -544,7 +597,8 @@ def worker(
     """Run the tasks of TARGET until SIGTERM or SIGINT.
 
     TARGET is module:attribute: a Tasks registry (myapp.tasks:tasks), one
-    task, or a handler function `def handle(job)` (with --topic). The first
+    task, or a handler function `def handle(job)` (with --topic). The
+    registry's schedules run too (unless --no-scheduler). The first
     signal stops gracefully within the grace; a second one exits at once.
     Exit codes: 0 stopped cleanly, 1 runtime failure, 2 usage or startup
     error, 128+N after a second signal N (130 for SIGINT, 143 for SIGTERM).
@@ -559,7 +613,13 @@ def worker(
     )
     if metrics_port is not None:
         metrics_starter()
-    plan = build_plan(target, load_target(target, app_dir), topics=topics, concurrency=concurrency)
+    plan = build_plan(
+        target,
+        load_target(target, app_dir),
+        topics=topics,
+        concurrency=concurrency,
+        scheduler=not no_scheduler,
+    )
     if processes > 1:
         from ._supervisor import supervise
 
@@ -575,6 +635,7 @@ def worker(
             health_file=health_file,
             log_level=log_level,
             log_format=log_format,
+            no_scheduler=no_scheduler,
         )
         code = supervise(
             processes,
@@ -600,6 +661,6 @@ async def _check_start(plan: WorkerPlan, settings: WorkerSettings) -> None:
     a bad URL or a backend that is down fails at once with one line."""
     service = open_checked(settings.url)
     try:
-        await probe(service, settings.url, plan.subscriptions[0].topic)
+        await probe(service, settings.url, plan.topics[0] if plan.topics else None)
     finally:
         await service.close(0.0)

@@ -9,7 +9,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 import jinja2
@@ -22,7 +22,8 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from .._errors import BackendUnavailable, InvalidArgument, QueueError, Unsupported
-from .._job import Counts, JobState
+from .._job import Counts, Job, JobState
+from .._limits import MAX_LIMIT, TopicLimits
 from .._service import QueueService
 from .._validate import DEAD_SUFFIX, validate_job_id, validate_topic
 from . import _format
@@ -30,6 +31,9 @@ from ._payload import MODES, preview, short
 from ._sampler import Sample, Sampler, chart
 from ._security import AUTH_COOKIE, LOCAL_HOSTS, SESSION_COOKIE, SESSION_TTL, Guard
 from ._security import SecurityMiddleware as _SecurityMiddleware
+
+if TYPE_CHECKING:
+    from ..schedules import Schedule
 
 __all__ = ["create_app"]
 
@@ -39,6 +43,7 @@ HERE = Path(__file__).parent
 STATES = ("ready", "scheduled", "in_flight", "dead")
 STATE_NAMES = {"ready": "Ready", "scheduled": "Scheduled", "in_flight": "In flight", "dead": "Dead"}
 MAX_TOPICS = 200  # topics shown (and sampled) on the overview
+MAX_SCHEDULES = 200  # schedules shown (one get() each for the job of the last tick)
 MAX_FORM_BYTES = 256 * 1024
 MAX_IDS = 1000  # ids per action
 MAX_PAGE = 1_000_000
@@ -83,9 +88,11 @@ class _Dashboard:
         topics: Sequence[str],
         sample_interval: float,
         page_size: int,
+        schedules: Sequence[Schedule] = (),
     ) -> None:
         self.service = service
         self.guard = guard
+        self.schedules = tuple(schedules)
         self.configured = [validate_topic(topic) for topic in topics]
         self.opened: dict[str, None] = {}  # topics opened by name (drivers that cannot list)
         self.interval = sample_interval
@@ -114,6 +121,7 @@ class _Dashboard:
             with_query=_format.with_query,
             relative=lambda seconds: _format.relative(seconds, time.time()),
             STATE_NAMES=STATE_NAMES,
+            has_schedules=bool(self.schedules),
         )
 
     # -- urls -------------------------------------------------------------------
@@ -293,6 +301,9 @@ class _Dashboard:
             )
         has_next = len(jobs) > per
         total = getattr(counts, state)
+        capabilities = self.service.driver.capabilities
+        limits = await self.service.get_limits(topic) if capabilities.limits else None
+        stopping = await self.cancel_requested(topic, jobs[:per])
         return self.render(
             request,
             "topic.html",
@@ -308,7 +319,50 @@ class _Dashboard:
             pages=max(1, -(-total // per)),
             has_next=has_next,
             first=offset + 1,
-            can_cancel=self.service.driver.capabilities.cancellation,
+            can_cancel=capabilities.cancellation,
+            limits=limits,
+            limits_text=_limits_text(limits),
+            stopping=stopping,
+        )
+
+    async def cancel_requested(self, topic: str, jobs: Sequence[Job]) -> set[str]:
+        """The ids among ``jobs`` of running jobs with a pending cancel request."""
+        running = [job.id for job in jobs if job.state is JobState.IN_FLIGHT]
+        if not running or not self.service.driver.capabilities.cancellation:
+            return set()
+        return set(await self.service.driver.cancel_requested(topic, running))
+
+    async def schedules_page(self, request: Request) -> Response:
+        now = time.time()
+        shown = self.schedules[:MAX_SCHEDULES]
+        gate = asyncio.Semaphore(PARALLEL_COUNTS)
+
+        async def row(schedule: Schedule) -> dict[str, Any]:
+            trigger = schedule.trigger
+            previous = trigger.latest_at(now)
+            job: Job | None = None
+            error = None
+            if previous is not None:
+                async with gate:
+                    try:
+                        job = await self.service.get(schedule.topic, schedule.job_id(previous))
+                    except QueueError as exc:
+                        error = f"{type(exc).__name__}: {exc}"
+            return {
+                "schedule": schedule,
+                "previous": previous,
+                "previous_id": None if previous is None else schedule.job_id(previous),
+                "job": job,
+                "error": error,
+                "next": trigger.next_after(now),
+            }
+
+        rows = await asyncio.gather(*(row(schedule) for schedule in shown))
+        return self.render(
+            request,
+            "schedules.html",
+            rows=rows,
+            truncated=len(self.schedules) - len(shown),
         )
 
     async def job(self, request: Request) -> Response:
@@ -342,6 +396,7 @@ class _Dashboard:
             preview=preview(job.payload, mode if mode in MODES else None),
             modes=MODES,
             can_cancel=self.service.driver.capabilities.cancellation and not dead,
+            stopping=not dead and bool(await self.cancel_requested(topic, [job])),
         )
 
     # -- signing in -------------------------------------------------------------------
@@ -429,6 +484,29 @@ class _Dashboard:
             x=done.get("not_found", 0),
         )
 
+    async def set_limits(self, request: Request) -> Response:
+        topic = _topic_param(request)
+        form = await self._authorize(request)
+        if isinstance(form, Response):
+            return form
+        if _one(form, "clear") == "1":
+            chosen = TopicLimits()
+        else:
+            try:
+                chosen = TopicLimits(
+                    max_in_flight=_bound(form, "max_in_flight"),
+                    rate=_bound(form, "rate"),
+                    per=_seconds(form, "per"),
+                )
+            except (InvalidArgument, ValueError) as exc:
+                return self.message(request, 400, "Invalid limits", str(exc))
+        try:
+            await self.service.set_limits(topic, chosen)
+        except Unsupported as exc:
+            return self.message(request, 400, "Not supported", str(exc))
+        done = "unlimit" if chosen.unlimited else "limits"
+        return self._done(form, self.topic_url(topic), done)
+
     async def redrive(self, request: Request) -> Response:
         topic = _topic_param(request)
         form = await self._authorize(request)
@@ -503,6 +581,10 @@ def _flash(params: Mapping[str, str]) -> str | None:
         return f"Redrove {jobs(n('n'), 'dead letter')} to the topic."
     if what == "purge":
         return f"Purged {jobs(n('n'), 'dead letter')}."
+    if what == "limits":
+        return "Saved the topic's limits: every worker's claims honour them from now on."
+    if what == "unlimit":
+        return "Removed the topic's limits."
     if what == "cancel":
         parts = [f"Cancelled {jobs(n('n'))}"]
         if n("r"):
@@ -511,6 +593,40 @@ def _flash(params: Mapping[str, str]) -> str | None:
             parts.append(f"{n('x'):,} not found (already ended)")
         return "; ".join(parts) + "."
     return None
+
+
+def _limits_text(limits: TopicLimits | None) -> str | None:
+    """``5 in flight · 100 per 1 s``, ``None`` without limits."""
+    if limits is None or limits.unlimited:
+        return None
+    parts = []
+    if limits.max_in_flight is not None:
+        parts.append(f"{limits.max_in_flight:,} in flight")
+    if limits.rate is not None:
+        parts.append(f"{limits.rate:,} per {_format.duration(limits.per)}")
+    return " · ".join(parts)
+
+
+def _bound(form: Mapping[str, list[str]], name: str) -> int | None:
+    """A limit field: empty or 0 means no bound."""
+    text = (_one(form, name) or "").strip()
+    if not text:
+        return None
+    if not text.isdigit() or len(text) > 9:
+        raise InvalidArgument(f"{name.replace('_', ' ')} must be a whole number (0: no bound)")
+    value = int(text)
+    if value > MAX_LIMIT:
+        raise InvalidArgument(f"{name.replace('_', ' ')} must be at most {MAX_LIMIT:,}")
+    return value or None
+
+
+def _seconds(form: Mapping[str, list[str]], name: str) -> float:
+    text = (_one(form, name) or "").strip()
+    if not text:
+        return 1.0
+    if len(text) > 20:
+        raise InvalidArgument("per must be a number of seconds")
+    return float(text)
 
 
 def _actions_off(guard: Guard) -> str:
@@ -570,6 +686,7 @@ def create_app(
     allowed_hosts: Sequence[str] | None = None,
     sample_interval: float = 5.0,
     page_size: int = 50,
+    schedules: Sequence[Schedule] = (),
 ) -> Starlette:
     """The dashboard as an ASGI app (serve it with any ASGI server, on the
     event loop that runs ``service``; :func:`serve` does it all).
@@ -587,6 +704,9 @@ def create_app(
     * ``sample_interval``: seconds between the counts samples behind the
       throughput chart (see the module ``_sampler``).
     * ``page_size``: jobs per page.
+    * ``schedules``: schedules to show on the Schedules page (a registry's
+      ``tasks.schedules``), with their previous and next tick and the job
+      of the previous tick.
     """
     if not isinstance(service, QueueService):
         raise InvalidArgument("service must be a queue_core.QueueService")
@@ -598,10 +718,20 @@ def create_app(
         raise InvalidArgument("sample_interval must be within [0.1, 3600] seconds")
     if isinstance(page_size, bool) or not isinstance(page_size, int) or not 1 <= page_size <= 1000:
         raise InvalidArgument("page_size must be an int within [1, 1000]")
+    from ..schedules import Schedule
+
+    chosen = tuple(schedules)
+    if any(not isinstance(schedule, Schedule) for schedule in chosen):
+        raise InvalidArgument("schedules must be queue_core.schedules.Schedule objects")
     hosts = list(LOCAL_HOSTS if allowed_hosts is None else allowed_hosts)
     guard = Guard(token, read_only=read_only)
     dash = _Dashboard(
-        service, guard, topics=topics, sample_interval=sample_interval, page_size=page_size
+        service,
+        guard,
+        topics=topics,
+        sample_interval=sample_interval,
+        page_size=page_size,
+        schedules=chosen,
     )
 
     @contextlib.asynccontextmanager
@@ -624,7 +754,9 @@ def create_app(
         Route("/login", dash.login, methods=["POST"]),
         Route("/logout", dash.logout, methods=["POST"]),
         Route("/topics/{topic}", dash.topic),
+        Route("/schedules", dash.schedules_page),
         Route("/topics/{topic}/cancel", dash.cancel, methods=["POST"]),
+        Route("/topics/{topic}/limits", dash.set_limits, methods=["POST"]),
         Route("/topics/{topic}/dead/redrive", dash.redrive, methods=["POST"]),
         Route("/topics/{topic}/dead/purge", dash.purge, methods=["POST"]),
         Route("/topics/{topic}/jobs/{job_id:path}", dash.job),

@@ -7,13 +7,16 @@ import contextlib
 import importlib
 import logging
 import os
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from .._errors import InvalidArgument
 from .._service import QueueService
 from ._app import create_app
 from ._security import LOCAL_HOSTS
+
+if TYPE_CHECKING:
+    from ..schedules import Schedule
 
 __all__ = ["TOKEN_ENV", "serve"]
 
@@ -36,6 +39,7 @@ def serve(
     port: int = 8080,
     token: str | None = None,
     read_only: bool = False,
+    schedules: Sequence[Schedule] = (),
 ) -> None:
     """Serve the dashboard for the queue at ``url`` (see
     :func:`queue_core.open_service`; ``None``: its default) on
@@ -46,7 +50,8 @@ def serve(
     only reads. ``read_only`` refuses every action even with a token.
     Binds 127.0.0.1 unless told otherwise: the pages (payloads included)
     are readable by anyone who can reach the port, so expose it only
-    behind your own access control.
+    behind your own access control. ``schedules`` (a registry's
+    ``tasks.schedules``) are shown on the Schedules page.
     """
     if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
         raise InvalidArgument(f"port must be an int within [0, 65535], not {port!r}")
@@ -61,7 +66,11 @@ def serve(
         service = open_service(url)
         try:
             app = create_app(
-                service, token=token, read_only=read_only, allowed_hosts=_allowed_hosts(host)
+                service,
+                token=token,
+                read_only=read_only,
+                allowed_hosts=_allowed_hosts(host),
+                schedules=schedules,
             )
             if read_only:
                 mode = "read-only"
