@@ -59,3 +59,9 @@ class FakeClock:
 
     def on_advance(self, listener: Callable[[], None]) -> None:
         self._listeners.append(listener)
+
+    def remove_listener(self, listener: Callable[[], None]) -> None:
+        """Stop calling ``listener`` (registered with :meth:`on_advance`);
+        no-op if it is not registered."""
+        if listener in self._listeners:
+            self._listeners.remove(listener)

@@ -328,6 +328,15 @@ class QueueService:
         job_ids = _ids(ids) or []
         return await self._driver.cancel(validate_topic(topic), job_ids) if job_ids else []
 
+    async def cancel_requested(self, topic: str, ids: Sequence[str]) -> list[str]:
+        """The ids among ``ids`` of running jobs of ``topic`` with a pending
+        cancel request (``[]`` when the driver cannot cancel jobs)."""
+        self._check_open()
+        job_ids = _ids(ids) or []
+        if not job_ids or not self._driver.capabilities.cancellation:
+            return []
+        return await self._driver.cancel_requested(validate_topic(topic), job_ids)
+
     async def set_limits(self, topic: str, limits: TopicLimits) -> None:
         """Store global limits for ``topic`` in the backend (in-flight jobs
         and claims per period, across every consumer); ``TopicLimits()``

@@ -241,9 +241,7 @@ async def _cancel_requested(service: QueueService, topic: str, found: Sequence[J
     """The ids among ``found`` of running jobs with a pending cancel request
     (one driver call, only when some are in flight)."""
     running = [j.id for j in found if j.state is JobState.IN_FLIGHT]
-    if not running or not service.driver.capabilities.cancellation:
-        return set()
-    return set(await service.driver.cancel_requested(topic, running))
+    return set(await service.cancel_requested(topic, running))
 
 
 def _instant(text: str) -> float:

@@ -328,9 +328,7 @@ class _Dashboard:
     async def cancel_requested(self, topic: str, jobs: Sequence[Job]) -> set[str]:
         """The ids among ``jobs`` of running jobs with a pending cancel request."""
         running = [job.id for job in jobs if job.state is JobState.IN_FLIGHT]
-        if not running or not self.service.driver.capabilities.cancellation:
-            return set()
-        return set(await self.service.driver.cancel_requested(topic, running))
+        return set(await self.service.cancel_requested(topic, running))
 
     async def schedules_page(self, request: Request) -> Response:
         now = time.time()

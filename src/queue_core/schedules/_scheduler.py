@@ -364,6 +364,11 @@ class Scheduler:
         """Stop the background task (a tick being enqueued may or may not
         be; its id makes the next try harmless)."""
         self._stopped = True
+        if self._listening:
+            remove = getattr(self._clock, "remove_listener", None)
+            if callable(remove):
+                remove(self._clock_moved)
+                self._listening = False
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
