@@ -214,7 +214,16 @@ async def cancellation(hooks: Sequence[Hooks] = ()) -> CancelReport:
 
 async def main() -> None:
     # the runtime logs every time limit and dead letter; this tour prints its own summary
-    logging.getLogger("queue_core").setLevel(logging.CRITICAL)
+    runtime_log = logging.getLogger("queue_core")
+    level = runtime_log.level
+    runtime_log.setLevel(logging.CRITICAL)
+    try:
+        await _tour()
+    finally:
+        runtime_log.setLevel(level)
+
+
+async def _tour() -> None:
     report = await time_limits()
     print("1. time limits")
     print(f"   attempts by outcome: {report.outcomes}")
