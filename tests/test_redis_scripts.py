@@ -64,16 +64,27 @@ def test_every_operation_works_after_script_flush(redis_url: str) -> None:
 
 
 class _TwiceRunner:
-    """Runs every script twice with the same arguments, as redis-py does
-    when a connection drops after the server ran a command; returns the
-    second reply."""
+    """Runs every script the driver lets be re-sent twice with the same
+    arguments, as a client re-sends a command after a connection drops once
+    the server ran it; returns the second reply. A call the driver marks
+    not re-sendable is delivered once (the driver never re-sends it)."""
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner
+        self.resends_on_its_own = inner.resends_on_its_own
+        self.once: list[str] = []
 
-    async def __call__(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
+    async def __call__(
+        self, name: str, keys: Sequence[str], args: Sequence[Any], *, resend: bool = True
+    ) -> Any:
+        if not resend:
+            self.once.append(name)
+            return await self.inner(name, keys, args, resend=False)
         await self.inner(name, keys, args)
         return await self.inner(name, keys, args)
+
+    async def close(self) -> None:
+        await self.inner.close()
 
 
 def test_a_resent_script_gives_the_first_answer(redis_url: str) -> None:
@@ -81,12 +92,19 @@ def test_a_resent_script_gives_the_first_answer(redis_url: str) -> None:
         async with connect(redis_url) as client:
             clock = FakeClock()
             driver = RedisDriver(client, clock=clock)
-            driver._run = _TwiceRunner(driver._run)  # type: ignore[assignment]
+            runner = _TwiceRunner(driver._run)
+            driver._run = runner  # type: ignore[assignment]
             topic = unique_topic()
+            # ids forgotten when their job ends: never re-sent (a second
+            # delivery after the job ran would create it again)
             jobs = [NewJob(id=f"j{i}", payload=b"x") for i in range(4)]
             assert await driver.enqueue(topic, jobs) == [True] * 4
-            again = [NewJob(id="j0", payload=b"x"), NewJob(id="k", payload=b"x")]
-            assert await driver.enqueue(topic, again) == [False, True]
+            assert runner.once == ["enqueue"]
+            # remembered ids: a second delivery creates nothing, even after
+            # the job ran (it answers "not created" for what the first made)
+            kept = [NewJob(id="k", payload=b"x", idempotency_window=60)]
+            assert await driver.enqueue(topic, kept) == [False]
+            assert (await driver.counts(topic)).ready == 5
             await driver.purge(topic, ["k"])
             claimed = await driver.claim(topic, max_jobs=2, lease=5)
             # the re-sent claim returned the first run's jobs and leased no more

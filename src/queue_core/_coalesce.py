@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
 
 from ._driver import Driver
 from ._job import NewJob
@@ -11,11 +10,7 @@ from ._job import NewJob
 __all__ = ["EnqueueCoalescer"]
 
 
-@dataclass(slots=True)
-class _Lane:
-    """A topic with a driver call in flight (an idle topic has no lane)."""
-
-    pending: list[tuple[NewJob, asyncio.Future[bool]]] = field(default_factory=list)
+_Pending = list[tuple[NewJob, asyncio.Future[bool]]]
 
 
 class EnqueueCoalescer:
@@ -33,35 +28,37 @@ class EnqueueCoalescer:
     def __init__(self, driver: Driver) -> None:
         self._driver = driver
         self._max_batch = max(1, driver.capabilities.max_batch)
-        self._lanes: dict[str, _Lane] = {}
+        # topics with a driver call in flight: the calls that wait to go
+        # next (a topic without a call in flight has no entry)
+        self._lanes: dict[str, _Pending] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def enqueue(self, topic: str, job: NewJob) -> bool:
-        lane = self._lanes.get(topic)
-        if lane is not None:
+        pending = self._lanes.get(topic)
+        if pending is not None:
             future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-            lane.pending.append((job, future))
+            pending.append((job, future))
             return await future
-        lane = self._lanes[topic] = _Lane()
+        pending = self._lanes[topic] = []
         try:
             (created,) = await self._driver.enqueue(topic, [job])
             return created
         finally:
-            self._next(topic, lane)
+            self._next(topic, pending)
 
-    def _next(self, topic: str, lane: _Lane) -> None:
-        if not lane.pending:
+    def _next(self, topic: str, pending: _Pending) -> None:
+        if not pending:
             del self._lanes[topic]  # idle topics keep nothing: there may be many
             return
-        task = asyncio.get_running_loop().create_task(self._drain(topic, lane))
+        task = asyncio.get_running_loop().create_task(self._drain(topic, pending))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _drain(self, topic: str, lane: _Lane) -> None:
+    async def _drain(self, topic: str, pending: _Pending) -> None:
         try:
-            while lane.pending:
-                batch = lane.pending[: self._max_batch]
-                del lane.pending[: self._max_batch]
+            while pending:
+                batch = pending[: self._max_batch]
+                del pending[: self._max_batch]
                 try:
                     created = await self._driver.enqueue(topic, [job for job, _ in batch])
                 except Exception as exc:
@@ -74,6 +71,6 @@ class EnqueueCoalescer:
                         future.set_result(was_created)
         finally:
             del self._lanes[topic]
-            for _, future in lane.pending:  # only if this task was cancelled
+            for _, future in pending:  # only if this task was cancelled
                 if not future.done():
                     future.cancel()

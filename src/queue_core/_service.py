@@ -73,6 +73,7 @@ class QueueService:
         self._limit = driver.capabilities.max_payload_bytes
         self._max_batch = driver.capabilities.max_batch
         self._warn_no_records = not driver.capabilities.idempotency_records
+        self._valid_topics: set[str] = set()
 
     @property
     def driver(self) -> Driver:
@@ -163,25 +164,41 @@ class QueueService:
         Concurrent calls for one topic are sent to the driver together
         (one call per event-loop turn); each keeps its own result.
         """
-        return (await self.enqueue_result(topic, payload, options)).id
+        name = self._topic(topic)
+        job = self._new_job(name, payload, options)
+        await self._send(name, job)
+        return job.id
 
     async def enqueue_result(
         self, topic: str, payload: Payload, options: EnqueueOptions | None = None
     ) -> EnqueueResult:
         """:meth:`enqueue`, telling whether this call created the job."""
+        name = self._topic(topic)
+        job = self._new_job(name, payload, options)
+        return EnqueueResult(id=job.id, created=await self._send(name, job))
+
+    def _topic(self, topic: str) -> str:
+        """``topic``, validated (remembered: the hot path validates a topic
+        once), on an open service."""
         self._check_open()
-        validate_topic(topic)
-        job = self._new_job(topic, payload, options)
+        if topic.__class__ is str and topic in self._valid_topics:
+            return topic
+        name = validate_topic(topic)
+        if len(self._valid_topics) < 10_000:
+            self._valid_topics.add(name)
+        return name
+
+    async def _send(self, topic: str, job: NewJob) -> bool:
+        """One job to the driver (through the coalescer); whether created."""
         if not self._hooks.active:
-            created = await self._coalescer.enqueue(topic, job)
-            return EnqueueResult(id=job.id, created=created)
+            return await self._coalescer.enqueue(topic, job)
         try:
             created = await self._coalescer.enqueue(topic, job)
         except BaseException as exc:
             self._hooks.after_enqueue(topic, (job,), None, exc)
             raise
         self._hooks.after_enqueue(topic, (job,), (created,), None)
-        return EnqueueResult(id=job.id, created=created)
+        return created
 
     async def enqueue_many(self, topic: str, jobs: Iterable[EnqueueItem]) -> list[str]:
         """Add many jobs in as few driver calls as the driver's batch size

@@ -213,10 +213,14 @@ class RedisDriver(Driver):
     # -- the driver interface -------------------------------------------------
 
     def _enqueue_calls(
-        self, topic: str, jobs: Sequence[NewJob]
-    ) -> list[tuple[tuple[str, ...], list[Any]]]:
-        """The keys and arguments of the enqueue script calls for ``jobs``
-        (one call per ``max_batch`` jobs)."""
+        self, topic: str, jobs: Sequence[NewJob], *, guarded: bool
+    ) -> list[tuple[tuple[str, ...], list[Any], bool]]:
+        """The keys, arguments and re-send safety of the enqueue script
+        calls for ``jobs`` (one call per ``max_batch`` jobs). A call may be
+        delivered twice only if every job's id is remembered after it ends
+        (an explicit id with an idempotency window): then a second delivery
+        creates nothing, even after the job ran. ``guarded``: the client
+        re-sends by itself, so each call carries a request key."""
         keys = self._topic(topic)
         limit = self._capabilities.max_payload_bytes
         for job in jobs:
@@ -225,7 +229,9 @@ class RedisDriver(Driver):
         batch = self._capabilities.max_batch
         for start in range(0, len(jobs), batch):
             args: list[Any] = [self._now(), self._claim_cache_ms]
+            resend = True
             for job in jobs[start : start + batch]:
+                resend = resend and job.idempotency_window > 0
                 run_at = b"" if job.run_at is None else clamp_ms(job.run_at)
                 delay = clamp_ms(job.delay) if job.delay else 0
                 window = clamp_ms(job.idempotency_window) if job.idempotency_window else 0
@@ -235,13 +241,16 @@ class RedisDriver(Driver):
                 else:
                     body, hlen = job.payload, 0
                 args += (job.id, body, hlen, job.priority, job.max_attempts, run_at, delay, window)
-            calls.append(((*keys.all, keys.request(_request_id())), args))
+            names = (*keys.all, keys.request(_request_id())) if guarded else keys.all
+            calls.append((names, args, resend))
         return calls
 
     async def enqueue(self, topic: str, jobs: Sequence[NewJob]) -> list[bool]:
         created: list[bool] = []
-        for keys, args in self._enqueue_calls(topic, jobs):
-            created += [flag == 1 for flag in await self._run("enqueue", keys, args)]
+        guarded = self._run.resends_on_its_own
+        for keys, args, resend in self._enqueue_calls(topic, jobs, guarded=guarded):
+            reply = await self._run("enqueue", keys, args, resend=resend)
+            created += [flag == 1 for flag in reply]
         return created
 
     def enqueue_blocking(self, topic: str, jobs: Sequence[NewJob]) -> list[bool]:
@@ -251,8 +260,8 @@ class RedisDriver(Driver):
         if self._threaded is None:
             return super().enqueue_blocking(topic, jobs)
         created: list[bool] = []
-        for keys, args in self._enqueue_calls(topic, jobs):
-            created += [flag == 1 for flag in self._threaded("enqueue", keys, args)]
+        for keys, args, resend in self._enqueue_calls(topic, jobs, guarded=False):
+            created += [flag == 1 for flag in self._threaded("enqueue", keys, args, resend=resend)]
         return created
 
     async def claim(self, topic: str, *, max_jobs: int, lease: float) -> list[Job]:
@@ -635,6 +644,7 @@ class RedisDriver(Driver):
         self._closed = True
         self._wake_waiters()
         await self._blocker.close()
+        await self._run.close()
         if self._threaded is not None:
             self._threaded.close()
         if self._owns_client:

@@ -20,7 +20,7 @@ from redis.exceptions import (
 
 from queue_core import BackendUnavailable, QueueError
 
-__all__ = ["address_of", "describe", "is_transient", "translated"]
+__all__ = ["address_of", "describe", "is_transient", "translated", "translated_error"]
 
 # server replies that mean "not now" rather than "wrong": loading after a
 # restart, a demoted primary, a failover or resharding in progress, memory
@@ -117,6 +117,13 @@ def describe(exc: BaseException, context: str, where: str = "") -> str:
     return f"{context}{place}: {_reason(exc)} ({type(exc).__name__}: {detail})"
 
 
+def translated_error(exc: BaseException, context: str, where: str = "") -> QueueError:
+    """The queue error for a redis-py (or socket) error: BackendUnavailable
+    when a retry may cure it, QueueError otherwise."""
+    kind = BackendUnavailable if is_transient(exc) else QueueError
+    return kind(describe(exc, context, where))
+
+
 @contextmanager
 def translated(context: str, where: str = "") -> Iterator[None]:
     """Re-raise redis-py errors as :class:`BackendUnavailable` (transient) or
@@ -128,5 +135,4 @@ def translated(context: str, where: str = "") -> Iterator[None]:
     except QueueError:
         raise
     except (RedisError, RedisClusterException, OSError) as exc:
-        kind = BackendUnavailable if is_transient(exc) else QueueError
-        raise kind(describe(exc, context, where)) from exc
+        raise translated_error(exc, context, where) from exc

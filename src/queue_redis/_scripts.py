@@ -5,6 +5,7 @@ failover or ``SCRIPT FLUSH``) recovered by sending the script itself."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import re
 from collections.abc import Callable, Sequence
@@ -13,10 +14,18 @@ from importlib import resources
 from typing import Any, Final, cast
 
 from redis.asyncio import Connection, ConnectionPool, Redis, RedisCluster
-from redis.exceptions import NoScriptError
+from redis.exceptions import (
+    ConnectionError,
+    NoScriptError,
+    RedisClusterException,
+    RedisError,
+)
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from ._errors import address_of, translated
+from queue_core import QueueError
+
+from ._errors import address_of
+from ._errors import translated_error as _translated
 
 __all__ = ["SCRIPT_NAMES", "Script", "ScriptRunner", "load_scripts", "pack"]
 
@@ -110,10 +119,17 @@ class ScriptRunner:
 
     On a standalone (or Sentinel-managed) client with hiredis installed, a
     call skips redis-py's generic command path: hiredis packs the command
-    (in C) and it goes out on a connection of the client's own pool, with
-    the client's retry policy. Same wire bytes, same connections, same
-    errors; about a third less client CPU per call (see benchmarks/README.md).
-    A cluster client takes redis-py's path (it routes by key).
+    (in C) and it goes out on a connection of the client's own pool. A call
+    that is safe to deliver twice (``resend``) is re-sent after a dropped
+    connection as the client's retry policy says; one that is not is never
+    re-sent once it may have reached the server (a failure then raises
+    :class:`~queue_core.BackendUnavailable`: outcome unknown). Same wire
+    bytes, same connections; about a third less client CPU per call (see
+    benchmarks/README.md). A cluster client takes redis-py's path (it
+    routes by key, and re-sends on its own: :attr:`resends_on_its_own`).
+
+    The command timeout is kept by one watchdog task per event loop that
+    cancels calls past their deadline (cheaper than a timer per call).
     """
 
     def __init__(self, client: Redis | RedisCluster, timeout: float | None) -> None:
@@ -125,30 +141,87 @@ class ScriptRunner:
         self._pool: ConnectionPool | None = None
         if isinstance(client, Redis) and not client.single_connection_client:
             self._pool = client.connection_pool
+        self._kept: list[Any] = []  # connections at hand (taken from the pool)
+        self._keep = 0
+        if self._pool is not None and self._pool.max_connections >= 32:
+            self._keep = 4
+        self._deadlines: dict[asyncio.Task[Any], float] = {}
+        self._expired: set[asyncio.Task[Any]] = set()
+        self._watchdog: asyncio.Task[None] | None = None
 
-    async def __call__(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
+    @property
+    def resends_on_its_own(self) -> bool:
+        """Whether the client may deliver a call twice by itself (redis-py's
+        generic path re-sends after a dropped connection): such calls need
+        a re-send guard of their own."""
+        return self._pool is None or self._pack is None
+
+    async def __call__(
+        self, name: str, keys: Sequence[str], args: Sequence[Any], *, resend: bool = True
+    ) -> Any:
         script = self._scripts[name]
-        with translated(f"{name} script", self.where):
+        task = asyncio.current_task()
+        if self._timeout is not None and task is not None:
+            self._deadlines[task] = asyncio.get_running_loop().time() + self._timeout
+            loop = asyncio.get_running_loop()
+            if (
+                self._watchdog is None
+                or self._watchdog.done()
+                or self._watchdog.get_loop() is not loop
+            ):
+                self._watchdog = loop.create_task(self._watch())
+        try:
+            if self._pool is not None and self._pack is not None:
+                return await self._direct(self._pool, self._pack, script, keys, args, resend)
             try:
-                async with asyncio.timeout(self._timeout):
-                    if self._pool is not None and self._pack is not None:
-                        return await self._direct(self._pool, self._pack, script, keys, args)
-                    try:
-                        return await self._client.execute_command(
-                            "EVALSHA", script.sha, len(keys), *keys, *args
-                        )
-                    except NoScriptError:
-                        # the server lost its script cache: EVAL runs the
-                        # script and caches it again (the first call did not run)
-                        return await self._client.execute_command(
-                            "EVAL", script.text, len(keys), *keys, *args
-                        )
-            except TimeoutError as exc:
-                if isinstance(exc, RedisTimeoutError):
-                    raise
-                raise RedisTimeoutError(
-                    f"no reply within the command timeout of {self._timeout:g}s"
-                ) from exc
+                return await self._client.execute_command(
+                    "EVALSHA", script.sha, len(keys), *keys, *args
+                )
+            except NoScriptError:
+                # the server lost its script cache: EVAL runs the script and
+                # caches it again (the first call did not run)
+                return await self._client.execute_command(
+                    "EVAL", script.text, len(keys), *keys, *args
+                )
+        except QueueError:
+            raise
+        except asyncio.CancelledError:
+            if task not in self._expired or task is None or task.uncancel() > 0:
+                raise
+            error = RedisTimeoutError(f"no reply within the command timeout of {self._timeout:g}s")
+            raise _translated(error, f"{name} script", self.where) from None
+        except (RedisError, RedisClusterException, OSError) as exc:
+            raise _translated(exc, f"{name} script", self.where) from exc
+        finally:
+            if task is not None:
+                self._deadlines.pop(task, None)
+                self._expired.discard(task)
+
+    async def _watch(self) -> None:
+        """Cancel calls that run past their deadline (checked ten times per
+        command timeout, at most every second); ends when none is left."""
+        assert self._timeout is not None
+        tick = min(1.0, self._timeout / 10)
+        loop = asyncio.get_running_loop()
+        while self._deadlines:
+            await asyncio.sleep(tick)
+            now = loop.time()
+            for task, deadline in list(self._deadlines.items()):
+                if deadline <= now and task not in self._expired:
+                    self._expired.add(task)
+                    task.cancel()
+
+    async def close(self) -> None:
+        """Stop the watchdog (calls still running keep their own fate) and
+        give the connections kept at hand back to the client's pool."""
+        if self._watchdog is not None and not self._watchdog.done():
+            with contextlib.suppress(RuntimeError):  # its loop is gone
+                self._watchdog.cancel()
+        kept, self._kept = self._kept, []
+        if self._pool is not None:
+            for conn in kept:
+                with contextlib.suppress(Exception):
+                    await self._pool.release(conn)
 
     @property
     def scripts(self) -> dict[str, Script]:
@@ -160,19 +233,23 @@ class ScriptRunner:
         script = self._scripts[name]
         return pack(("EVALSHA", script.sha, len(keys), *keys, *args))
 
-    @staticmethod
     async def _direct(
+        self,
         pool: ConnectionPool,
         pack: Callable[[tuple[Any, ...]], bytes],
         script: Script,
         keys: Sequence[str],
         args: Sequence[Any],
+        resend: bool = True,
     ) -> Any:
-        """One script call on a pooled connection, packed by hiredis; a
-        dropped connection is retried as the client's retry policy says
-        (every script is safe to run twice)."""
+        """One script call on a connection of the client's pool, packed by
+        hiredis. ``resend``: a dropped connection is retried as the client's
+        retry policy says; otherwise the call is delivered once. A few
+        connections are kept at hand between calls (taking one from the
+        pool and giving it back costs more than the call's own work)."""
         command = pack(("EVALSHA", script.sha, len(keys), *keys, *args))
-        conn = await pool.get_connection()  # type: ignore[no-untyped-call]
+        kept = self._kept
+        conn = kept.pop() if kept else await pool.get_connection()  # type: ignore[no-untyped-call]
         try:
 
             async def send(packed: bytes) -> Any:
@@ -183,11 +260,21 @@ class ScriptRunner:
                 await conn.disconnect()
 
             try:
-                return await conn.retry.call_with_retry(lambda: send(command), dropped)
+                if resend:
+                    return await conn.retry.call_with_retry(lambda: send(command), dropped)
+                try:
+                    return await send(command)
+                except (ConnectionError, RedisTimeoutError, OSError):
+                    await conn.disconnect()
+                    raise
             except NoScriptError:
                 # the server lost its script cache: EVAL runs the script and
-                # caches it again (the first call did not run)
+                # caches it again (the first call did not run, so sending
+                # again is safe)
                 fallback = pack(("EVAL", script.text, len(keys), *keys, *args))
                 return await conn.retry.call_with_retry(lambda: send(fallback), dropped)
         finally:
-            await pool.release(conn)
+            if len(kept) < self._keep:
+                kept.append(conn)
+            else:
+                await pool.release(conn)

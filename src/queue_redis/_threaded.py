@@ -12,6 +12,7 @@ import redis
 from redis.asyncio import Redis
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError, NoScriptError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
 from ._errors import translated
@@ -98,7 +99,10 @@ class ThreadedScripts:
                 )
             return self._pool
 
-    def __call__(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
+    def __call__(
+        self, name: str, keys: Sequence[str], args: Sequence[Any], *, resend: bool = True
+    ) -> Any:
+        """One script call; ``resend`` as in :meth:`ScriptRunner.__call__`."""
         script = self._scripts[name]
         with translated(f"{name} script", self._where):
             pool = self._get_pool()
@@ -114,7 +118,13 @@ class ThreadedScripts:
 
                 command = pack(("EVALSHA", script.sha, len(keys), *keys, *args))
                 try:
-                    return conn.retry.call_with_retry(lambda: send(command), dropped)
+                    if resend:
+                        return conn.retry.call_with_retry(lambda: send(command), dropped)
+                    try:
+                        return send(command)
+                    except (ConnectionError, RedisTimeoutError, OSError):
+                        conn.disconnect()  # type: ignore[no-untyped-call]
+                        raise
                 except NoScriptError:
                     fallback = pack(("EVAL", script.text, len(keys), *keys, *args))
                     return conn.retry.call_with_retry(lambda: send(fallback), dropped)

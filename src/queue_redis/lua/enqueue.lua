@@ -1,7 +1,11 @@
 -- enqueue: add a batch of jobs to one topic.
 -- KEYS[1..11] the topic's keys (see _common.lua)
--- KEYS[12]    request key of this call (STRING, expires): '' when every
---             job was created, else the answer ('1'/'0' per job)
+-- KEYS[12]    optional: request key of this call (STRING, expires): ''
+--             when every job was created, else the answer ('1'/'0' per
+--             job). Given by clients that may re-send a call on their own
+--             (redis-py's generic path); a client that never re-sends a call
+--             that may have run needs none (ids alone make a re-sent call
+--             of explicit, remembered ids harmless)
 -- ARGV[1]     now override in ms ('' = server TIME)
 -- ARGV[2]     request key ttl in ms
 -- ARGV[3+8k..10+8k]  per job: id, headers .. payload, headers length,
@@ -10,7 +14,7 @@
 -- returns     per job 1 (created) or 0 (the id exists in the topic, or is
 --             remembered there: its job ended less than its window ago);
 --             a re-sent call gets the first call's answer
--- writes      jobs, ready or scheduled, seq, notify, the request key
+-- writes      jobs, ready or scheduled, seq, notify, the request key if any
 local S = topic_keys(1)
 local now_arg = arg_now(1)
 local ttl = arg_int(2, 1, MAX_MS)
@@ -24,8 +28,9 @@ for i = 3, #ARGV, 8 do
   arg_int(i + 7, 0, MAX_MS)
 end
 local out = {}
-if not redis.call('SET', KEYS[12], '', 'NX', 'PX', ttl) then
-  local answered = redis.call('GET', KEYS[12])
+local guard = KEYS[12]
+if guard and not redis.call('SET', guard, '', 'NX', 'PX', ttl) then
+  local answered = redis.call('GET', guard)
   for i = 3, #ARGV, 8 do
     local k = (i - 3) / 8 + 1
     if answered == '' then out[k] = 1 else out[k] = string.byte(answered, k) - 48 end
@@ -59,5 +64,5 @@ for i = 3, #ARGV, 8 do
   end
 end
 if created then notify(S) end
-if duplicate then redis.call('SET', KEYS[12], table.concat(out), 'PX', ttl) end
+if duplicate and guard then redis.call('SET', guard, table.concat(out), 'PX', ttl) end
 return out
