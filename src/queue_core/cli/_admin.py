@@ -7,7 +7,7 @@ import datetime as dt
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 import click
@@ -521,17 +521,15 @@ def dead_redrive(
     log_format: str,
 ) -> None:
     """Move dead letters back to TOPIC with fresh attempts."""
-    chosen = _ids_or_all(ids, every, "redrive")
-
-    async def main() -> int:
-        async with admin_service(url) as service:
-            return await service.redrive(topic, chosen)
-
-    moved = run_async(main, url)
-    if as_json:
-        emit_json({"topic": topic, "redriven": moved})
-    else:
-        click.echo(f"{moved} dead letter(s) moved back to {topic}")
+    _dead_action(
+        topic,
+        _ids_or_all(ids, every, "redrive"),
+        url,
+        as_json,
+        act=QueueService.redrive,
+        key="redriven",
+        done="{count} dead letter(s) moved back to {topic}",
+    )
 
 
 @dead.command("purge")
@@ -551,17 +549,39 @@ def dead_purge(
     log_format: str,
 ) -> None:
     """Delete dead letters of TOPIC for good."""
-    chosen = _ids_or_all(ids, every, "purge")
+    _dead_action(
+        topic,
+        _ids_or_all(ids, every, "purge"),
+        url,
+        as_json,
+        act=QueueService.purge_dead,
+        key="purged",
+        done="{count} dead letter(s) of {topic} deleted",
+    )
+
+
+def _dead_action(
+    topic: str,
+    chosen: list[str] | None,
+    url: str | None,
+    as_json: bool,
+    *,
+    act: Callable[[QueueService, str, list[str] | None], Awaitable[int]],
+    key: str,
+    done: str,
+) -> None:
+    """Run a dead-letter action (``act(service, topic, ids)``) and report
+    how many it moved or deleted."""
 
     async def main() -> int:
         async with admin_service(url) as service:
-            return await service.purge_dead(topic, chosen)
+            return await act(service, topic, chosen)
 
-    deleted = run_async(main, url)
+    count = run_async(main, url)
     if as_json:
-        emit_json({"topic": topic, "purged": deleted})
+        emit_json({"topic": topic, key: count})
     else:
-        click.echo(f"{deleted} dead letter(s) of {topic} deleted")
+        click.echo(done.format(count=count, topic=topic))
 
 
 @click.command(short_help="Liveness probe for a worker's --health-file.")
