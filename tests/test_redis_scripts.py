@@ -151,3 +151,33 @@ def test_arguments_checked_before_any_write(redis_url: str) -> None:
                 RedisDriver(decoding)
 
     asyncio.run(main())
+
+
+def test_a_waiting_job_is_stored_compactly(redis_url: str) -> None:
+    """The layout of docs/redis.md: times in hex, zero counts as empty
+    fields (bytes per waiting job are a benchmark figure)."""
+
+    async def main() -> None:
+        async with connect(redis_url) as client:
+            clock = FakeClock(start=1_700_000_000.0)
+            driver = RedisDriver(client, clock=clock)
+            topic = unique_topic()
+            key = f"queue:{{{topic}}}:jobs"
+            enqueued = 1_700_000_000_000
+            await driver.enqueue(topic, [NewJob(id="a", payload=b"p", delay=2.5, priority=-7)])
+            assert await client.hget(key, "a") == (
+                f"s|-7|5|{enqueued:x}|{enqueued + 2500:x}|1|||||||p".encode()
+            )
+            clock.advance(3)
+            (job,) = await driver.claim(topic, max_jobs=1, lease=10)
+            deadline = enqueued + 13_000
+            raw = await client.hget(key, "a")
+            token = job.lease_token or ""
+            assert raw == (
+                f"f|-7|5|{enqueued:x}|{enqueued + 2500:x}|1|1|{job.fencing_token}|"
+                f"{deadline:x}|{token}|||p".encode()
+            )
+            assert job.lease_deadline == deadline / 1000
+            assert job.run_at == enqueued / 1000 + 2.5
+
+    asyncio.run(main())

@@ -79,22 +79,22 @@ def _job(topic: str, job_id: bytes, meta: bytes, body: bytes | None, error: byte
     ) = meta.split(b"|")
     in_flight = state == b"f"
     body = body or b""
-    cut = int(hlen)
+    cut = int(hlen) if hlen else 0
     return Job(
         id=job_id.decode(),
         topic=topic,
         payload=body[cut:] if cut else body,
         headers=decode_headers(body[:cut]) if cut else EMPTY_HEADERS,
         priority=int(prio),
-        attempt=int(attempt),
+        attempt=int(attempt) if attempt else 0,
         max_attempts=int(max_attempts),
-        enqueued_at=int(enqueued) / 1000.0,
-        run_at=int(due) / 1000.0,
+        enqueued_at=int(enqueued, 16) / 1000.0,
+        run_at=int(due, 16) / 1000.0,
         state=_STATES[state],
         last_error=None if error is None else error.decode("utf-8", "surrogatepass"),
         lease_token=token.decode() if in_flight else None,
-        lease_deadline=int(deadline) / 1000.0 if in_flight else None,
-        fencing_token=int(fence),
+        lease_deadline=int(deadline, 16) / 1000.0 if in_flight else None,
+        fencing_token=int(fence) if fence else 0,
     )
 
 
@@ -118,8 +118,8 @@ def claim_order(reply: Sequence[bytes | None]) -> list[str]:
         assert meta is not None
         state, prio, _, _, due, seq = meta.split(b"|")[:6]
         if state == b"r":
-            ranked.append(((0, -int(prio), int(due), int(seq)), job_id.decode("ascii")))
+            ranked.append(((0, -int(prio), int(due, 16), int(seq)), job_id.decode("ascii")))
         elif state == b"s":
-            ranked.append(((1, 0, int(due), int(seq)), job_id.decode("ascii")))
+            ranked.append(((1, 0, int(due, 16), int(seq)), job_id.decode("ascii")))
     ranked.sort()
     return [job_id for _, job_id in ranked]

@@ -4,7 +4,11 @@
 -- one hash tag:
 --   jobs      HASH  id -> "state|priority|max_attempts|enqueued_ms|due_ms|
 --                          seq|attempt|fence|deadline_ms|token|window_ms|
---                          headers_len|" .. headers .. payload
+--                          headers_len|" .. headers .. payload; the times
+--                          (enqueued_ms, due_ms, deadline_ms) in lowercase
+--                          hex, the others decimal, and a zero attempt,
+--                          fence, window_ms or headers_len stored as ''
+--                          (see encode_meta)
 --   errors    HASH  id -> last error (absent: no error)
 --   ready     ZSET  score -priority, member %014x(due_ms) %014x(seq) id
 --   scheduled ZSET  score due_ms, member %014x(seq) id
@@ -84,21 +88,29 @@ local function decode(raw, without_body)
   if not without_body then body = string.sub(raw, pos) end
   return {
     state = f[1], prio = tonumber(f[2]), max_attempts = tonumber(f[3]),
-    enqueued = tonumber(f[4]), due = tonumber(f[5]), seq = tonumber(f[6]),
-    attempt = tonumber(f[7]), fence = tonumber(f[8]),
-    deadline = tonumber(f[9]), token = f[10], window = tonumber(f[11]),
-    hlen = tonumber(f[12]), body = body,
+    enqueued = tonumber(f[4], 16), due = tonumber(f[5], 16), seq = tonumber(f[6]),
+    attempt = tonumber(f[7]) or 0, fence = tonumber(f[8]) or 0,
+    deadline = tonumber(f[9], 16), token = f[10], window = tonumber(f[11]) or 0,
+    hlen = tonumber(f[12]) or 0, body = body,
   }
 end
 
--- the fields without headers and payload (also the reply's meta)
+-- a count as decimal, zero as '' (most jobs: first attempt, no headers)
+local function count_field(n)
+  if n == 0 then return '' end
+  return string.format('%d', n)
+end
+
+-- the fields without headers and payload (also the reply's meta). Compact:
+-- every byte counts once per waiting job (times in hex: 11 digits, not 13)
 local function encode_meta(m)
   local deadline = ''
-  if m.deadline then deadline = int(m.deadline) end
+  if m.deadline then deadline = string.format('%x', m.deadline) end
   return table.concat({
-    m.state, int(m.prio), int(m.max_attempts), int(m.enqueued), int(m.due),
-    int(m.seq), int(m.attempt), int(m.fence), deadline, m.token,
-    int(m.window), int(m.hlen),
+    m.state, int(m.prio), int(m.max_attempts), string.format('%x', m.enqueued),
+    string.format('%x', m.due), int(m.seq), count_field(m.attempt),
+    count_field(m.fence), deadline, m.token, count_field(m.window),
+    count_field(m.hlen),
   }, '|')
 end
 
