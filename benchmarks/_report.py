@@ -290,39 +290,45 @@ def targets(summary: dict[str, dict[str, Any]], backlog: int = 100_000) -> list[
         50_000,
         unit="jobs/s",
     )
+
+    def compare(
+        name: str,
+        ours: float | None,
+        peer: float | None,
+        peer_label: str,
+        goal: float,
+        *,
+        at_most: bool = False,
+        digits: int = 0,
+        unit: str = "jobs/s",
+    ) -> None:
+        """A target on the ratio of ours to a peer's figure."""
+        if ours is None or not peer:
+            check(name, None, goal, at_most=at_most, unit="x")
+            return
+        detail = f"ours {ours:,.{digits}f} vs {peer_label} {peer:,.{digits}f} {unit}"
+        check(name, ours / peer, goal, at_most=at_most, unit="x", detail=detail)
+
     ours_enqueue = _median(summary, "ours", "enqueue", "rate")
     bull = _median(summary, "bullmq", "enqueue", "rate")
-    check(
-        "single awaited enqueue >= 1.3x BullMQ-py",
-        ours_enqueue / bull if ours_enqueue and bull else None,
-        1.3,
-        unit="x",
-        detail=f"ours {ours_enqueue:,.0f} vs BullMQ {bull:,.0f} jobs/s"
-        if ours_enqueue and bull
-        else "",
-    )
+    compare("single awaited enqueue >= 1.3x BullMQ-py", ours_enqueue, bull, "BullMQ", 1.3)
     dramatiq = [
         _median(summary, "dramatiq", figure, "rate") for figure in ("enqueue", "sync-enqueue")
     ]
     dramatiq_best = max((d for d in dramatiq if d is not None), default=None)
-    check(
+    compare(
         "single awaited enqueue >= Dramatiq's sync enqueue (the better of its two figures)",
-        ours_enqueue / dramatiq_best if ours_enqueue and dramatiq_best else None,
+        ours_enqueue,
+        dramatiq_best,
+        "Dramatiq",
         1.0,
-        unit="x",
-        detail=f"ours {ours_enqueue:,.0f} vs Dramatiq {dramatiq_best:,.0f} jobs/s"
-        if ours_enqueue and dramatiq_best
-        else "",
     )
-    ours_sync = _median(summary, "ours", "sync-enqueue", "rate")
-    check(
+    compare(
         "sync producer (SyncQueueService.enqueue) >= Dramatiq's sync enqueue",
-        ours_sync / dramatiq_best if ours_sync and dramatiq_best else None,
+        _median(summary, "ours", "sync-enqueue", "rate"),
+        dramatiq_best,
+        "Dramatiq",
         1.0,
-        unit="x",
-        detail=f"ours {ours_sync:,.0f} vs Dramatiq {dramatiq_best:,.0f} jobs/s"
-        if ours_sync and dramatiq_best
-        else "",
     )
     for metric in ("p50_ms", "p99_ms"):
         best, best_label = None, ""
@@ -330,16 +336,15 @@ def targets(summary: dict[str, dict[str, Any]], backlog: int = 100_000) -> list[
             value = _median(summary, lib.key, "latency", metric) if lib.acked else None
             if lib is not OURS and value is not None and (best is None or value < best):
                 best, best_label = value, lib.label
-        ours_latency = _median(summary, "ours", "latency", metric)
-        check(
+        compare(
             f"latency {metric[:3]} <= the best acked peer's",
-            ours_latency / best if ours_latency is not None and best else None,
+            _median(summary, "ours", "latency", metric),
+            best,
+            best_label,
             1.0,
             at_most=True,
-            unit="x",
-            detail=f"ours {ours_latency:.2f} vs {best_label} {best:.2f} ms"
-            if ours_latency is not None and best
-            else "",
+            digits=2,
+            unit="ms",
         )
     check(
         "latency p50 <= 1 ms at light load",
