@@ -8,6 +8,7 @@ import contextlib
 import logging
 import re
 from collections.abc import AsyncIterator, Callable, Coroutine
+from pathlib import Path
 from typing import Any, Final, TypeVar
 
 import click
@@ -72,6 +73,30 @@ def url_option(fn: F) -> F:
         help="The queue: redis://host:6379/0, rediss://, unix://, redis+sentinel://, "
         "redis+cluster://, memory://, or a scheme a driver package registers.",
     )(fn)
+
+
+HEARTBEAT_INTERVAL: Final = 5.0  # seconds between touches of --health-file
+
+
+def health_file_option(what: str) -> Callable[[F], F]:
+    """``--health-file``: a file ``what`` touches while it runs."""
+    return click.option(
+        "--health-file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help=f"Touch this file every {HEARTBEAT_INTERVAL:g} s while the {what} runs "
+        "(for `qtk health FILE` as a liveness probe).",
+    )
+
+
+def app_dir_option(what: str = "TARGET") -> Callable[[F], F]:
+    """``--app-dir``: where to import ``what`` (a MODULE:ATTR) from."""
+    return click.option(
+        "--app-dir",
+        default=".",
+        show_default=True,
+        type=click.Path(file_okay=False),
+        help=f"Put this directory first on sys.path to import {what}.",
+    )
 
 
 def json_option(fn: F) -> F:

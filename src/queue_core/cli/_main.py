@@ -8,7 +8,7 @@ import click
 
 from .._errors import InvalidArgument
 from ._admin import cancel, dead, enqueue, health, job, jobs, limits, stats, topics
-from ._common import StartupError, log_options, one_line
+from ._common import StartupError, app_dir_option, log_options, one_line
 from ._common import url_option as url
 from ._load import load_target
 from ._schedules import registry_of, scheduler, schedules
@@ -52,13 +52,7 @@ def main() -> None:
     metavar="MODULE:ATTR",
     help="A Tasks registry (myapp.tasks:tasks) whose schedules the Schedules page shows.",
 )
-@click.option(
-    "--app-dir",
-    default=".",
-    show_default=True,
-    type=click.Path(file_okay=False),
-    help="Put this directory first on sys.path to import --app.",
-)
+@app_dir_option("--app")
 @log_options("info")
 def dashboard(
     url: str | None,

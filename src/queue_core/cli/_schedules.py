@@ -13,10 +13,18 @@ import click
 from rich.table import Table
 
 from .._tasks import Task, Tasks
-from ._common import EXIT_FAILURE, StartupError, json_option, log_options, url_option
+from ._common import (
+    EXIT_FAILURE,
+    StartupError,
+    app_dir_option,
+    health_file_option,
+    json_option,
+    log_options,
+    url_option,
+)
 from ._load import load_target
 from ._render import ago, console, emit_json, iso, now
-from ._worker import HEARTBEAT_INTERVAL, WorkerPlan, WorkerSettings, run_worker, scheduler_companion
+from ._worker import WorkerPlan, WorkerSettings, run_worker, scheduler_companion
 
 if TYPE_CHECKING:
     from ..schedules import Schedule
@@ -70,13 +78,7 @@ def schedule_dict(schedule: Schedule, at: float) -> dict[str, Any]:
 
 @click.command(short_help="List the schedules of TARGET with their next run.")
 @click.argument("target")
-@click.option(
-    "--app-dir",
-    default=".",
-    show_default=True,
-    type=click.Path(file_okay=False),
-    help="Put this directory first on sys.path to import TARGET.",
-)
+@app_dir_option()
 @json_option
 @log_options()
 def schedules(target: str, app_dir: str, as_json: bool, log_level: str, log_format: str) -> None:
@@ -117,19 +119,8 @@ def _policy(catch_up: object) -> str:
 @click.command(short_help="Run the schedules of TARGET (no handlers) until SIGTERM.")
 @click.argument("target")
 @url_option
-@click.option(
-    "--app-dir",
-    default=".",
-    show_default=True,
-    type=click.Path(file_okay=False),
-    help="Put this directory first on sys.path to import TARGET.",
-)
-@click.option(
-    "--health-file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help=f"Touch this file every {HEARTBEAT_INTERVAL:g} s while the scheduler runs "
-    "(for `qtk health FILE`).",
-)
+@app_dir_option()
+@health_file_option("scheduler")
 @log_options("info")
 def scheduler(
     target: str,

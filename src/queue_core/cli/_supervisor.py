@@ -24,7 +24,7 @@ from types import FrameType
 from typing import Final
 
 from .._url import URL_ENV
-from ._common import EXIT_FAILURE, EXIT_OK
+from ._common import EXIT_FAILURE, EXIT_OK, HEARTBEAT_INTERVAL
 from ._worker import EXIT_NOW_SIGNAL, SUPERVISOR_ENV
 
 __all__ = ["supervise"]
@@ -36,7 +36,6 @@ FIRST_BACKOFF: Final = 0.5  # seconds before a restart after one quick death
 MAX_BACKOFF: Final = 30.0
 STABLE_AFTER: Final = 30.0  # a child that ran this long resets its backoff
 KILL_AFTER: Final = 5.0  # after a second signal, children still alive this long are killed
-HEARTBEAT_INTERVAL: Final = 5.0
 
 
 @dataclass(slots=True)

@@ -37,7 +37,10 @@ from .._validate import validate_topic
 from ._common import (
     EXIT_FAILURE,
     EXIT_OK,
+    HEARTBEAT_INTERVAL,
     StartupError,
+    app_dir_option,
+    health_file_option,
     log_options,
     one_line,
     open_checked,
@@ -62,7 +65,6 @@ __all__ = [
 
 logger = logging.getLogger("queue_core.cli")
 
-HEARTBEAT_INTERVAL: Final = 5.0  # seconds between touches of --health-file
 SECOND_SIGNAL_WAIT: Final = 1.0  # most seconds a second signal waits for releases
 PARENT_CHECK_INTERVAL: Final = 1.0
 SUPERVISOR_ENV: Final = "QTK_SUPERVISOR_PID"
@@ -550,13 +552,7 @@ def _child_args(
     help="Seconds running jobs get on SIGTERM before they are released (default: the "
     "subscribe options' shutdown_grace, 10).",
 )
-@click.option(
-    "--app-dir",
-    default=".",
-    show_default=True,
-    type=click.Path(file_okay=False),
-    help="Put this directory first on sys.path to import TARGET.",
-)
+@app_dir_option()
 @click.option(
     "--metrics-port",
     type=click.IntRange(0, 65535),
@@ -571,12 +567,7 @@ def _child_args(
     metavar="HOST",
     help="The interface the metrics server binds.",
 )
-@click.option(
-    "--health-file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help=f"Touch this file every {HEARTBEAT_INTERVAL:g} s while the worker runs "
-    "(for `qtk health FILE` as a liveness probe).",
-)
+@health_file_option("worker")
 @log_options("info")
 def worker(
     target: str,
