@@ -5,43 +5,80 @@ leaves a job leased to nobody."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
-from queue_core import JobState, NewJob
+from queue_core import Job, JobState, NewJob
 from queue_redis import RedisDriver, make_client
 from tests.redis_support import blocked_client_ids, unique_topic, until
 
 pytestmark = pytest.mark.redis
 
 
-async def _blocked(client: Any, before: set[int]) -> bool:
-    return bool(await blocked_client_ids(client) - before)
+@dataclass
+class BlockedWait:
+    """A ``wait_and_claim`` blocked in its pop, on a topic of its own."""
+
+    client: Any
+    driver: RedisDriver
+    topic: str
+    before: set[int]  # the blocked clients before the wait began
+    interrupt: asyncio.Future[None]
+    waiting: asyncio.Future[list[Job]]
+
+    async def enqueue(self, job_id: str) -> None:
+        await self.driver.enqueue(self.topic, [NewJob(id=job_id, payload=b"x")])
+
+    async def get(self, job_id: str) -> Job:
+        job = await self.driver.get(self.topic, job_id)
+        assert job is not None, f"job {job_id} is gone"
+        return job
+
+    async def still_blocked(self) -> bool:
+        return bool(await blocked_client_ids(self.client) - self.before)
 
 
-async def _not_blocked(client: Any, before: set[int]) -> bool:
-    return not await blocked_client_ids(client) - before
+@contextlib.asynccontextmanager
+async def blocked_wait(
+    redis_url: str, *, max_jobs: int = 1, flush_scripts: bool = False
+) -> AsyncIterator[BlockedWait]:
+    client: Any = make_client(redis_url)
+    driver = RedisDriver(client)
+    topic = unique_topic()
+    try:
+        assert await driver.claim(topic, max_jobs=1, lease=30) == []  # scripts loaded
+        if flush_scripts:
+            await client.script_flush()
+        interrupt: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        wait = BlockedWait(
+            client,
+            driver,
+            topic,
+            await blocked_client_ids(client),
+            interrupt,
+            asyncio.ensure_future(
+                driver.wait_and_claim(topic, 5.0, max_jobs=max_jobs, lease=30, interrupt=interrupt)
+            ),
+        )
+        await until(wait.still_blocked)
+        yield wait
+    finally:
+        await driver.close()
+        await client.aclose()
 
 
 def test_the_claim_rides_on_the_wake_up(redis_url: str) -> None:
     async def main() -> None:
-        client: Any = make_client(redis_url)
-        driver = RedisDriver(client)
-        topic = unique_topic()
-        try:
-            assert await driver.claim(topic, max_jobs=1, lease=30) == []
-            before = await blocked_client_ids(client)
-            waiting = asyncio.ensure_future(driver.wait_and_claim(topic, 5.0, max_jobs=2, lease=30))
-            await until(lambda: _blocked(client, before))
-            await driver.enqueue(topic, [NewJob(id="a", payload=b"x")])
-            jobs = await asyncio.wait_for(waiting, 5)
+        async with blocked_wait(redis_url, max_jobs=2) as wait:
+            await wait.enqueue("a")
+            jobs = await asyncio.wait_for(wait.waiting, 5)
             assert [job.id for job in jobs] == ["a"]
             assert jobs[0].state is JobState.IN_FLIGHT
             assert jobs[0].attempt == 1
-        finally:
-            await driver.close()
-            await client.aclose()
 
     asyncio.run(main())
 
@@ -52,28 +89,17 @@ def test_a_wait_cut_short_while_blocked_leaves_nothing_leased(redis_url: str) ->
     was never claimed by it."""
 
     async def main() -> None:
-        client: Any = make_client(redis_url)
-        driver = RedisDriver(client)
-        producer = RedisDriver(client)
-        topic = unique_topic()
-        try:
-            assert await driver.claim(topic, max_jobs=1, lease=30) == []
-            before = await blocked_client_ids(client)
-            interrupt: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            waiting = asyncio.ensure_future(
-                driver.wait_and_claim(topic, 5.0, max_jobs=1, lease=30, interrupt=interrupt)
-            )
-            await until(lambda: _blocked(client, before))
-            interrupt.set_result(None)
-            assert await asyncio.wait_for(waiting, 5) == []  # nothing was there yet
-            await until(lambda: _not_blocked(client, before))
-            await producer.enqueue(topic, [NewJob(id="late", payload=b"x")])
-            job = await producer.get(topic, "late")
-            assert job is not None
+        async with blocked_wait(redis_url) as wait:
+            wait.interrupt.set_result(None)
+            assert await asyncio.wait_for(wait.waiting, 5) == []  # nothing was there yet
+
+            async def unblocked() -> bool:
+                return not await wait.still_blocked()
+
+            await until(unblocked)
+            await wait.enqueue("late")
+            job = await wait.get("late")
             assert (job.state, job.fencing_token) == (JobState.READY, 0)
-        finally:
-            await driver.close()
-            await client.aclose()
 
     asyncio.run(main())
 
@@ -84,49 +110,23 @@ def test_a_wait_cut_short_as_its_claim_runs_returns_the_claimed_jobs(redis_url: 
     moment and returns those jobs instead of dropping them."""
 
     async def main() -> None:
-        client: Any = make_client(redis_url)
-        driver = RedisDriver(client)
-        producer = RedisDriver(client)
-        topic = unique_topic()
-        try:
-            assert await driver.claim(topic, max_jobs=1, lease=30) == []
-            before = await blocked_client_ids(client)
-            interrupt: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            waiting = asyncio.ensure_future(
-                driver.wait_and_claim(topic, 5.0, max_jobs=1, lease=30, interrupt=interrupt)
-            )
-            await until(lambda: _blocked(client, before))
-            await producer.enqueue(topic, [NewJob(id="now", payload=b"x")])
-            interrupt.set_result(None)
-            jobs = await asyncio.wait_for(waiting, 5)
+        async with blocked_wait(redis_url) as wait:
+            await wait.enqueue("now")
+            wait.interrupt.set_result(None)
+            jobs = await asyncio.wait_for(wait.waiting, 5)
             assert [job.id for job in jobs] == ["now"]
-            job = await producer.get(topic, "now")
-            assert job is not None
+            job = await wait.get("now")
             assert job.state is JobState.IN_FLIGHT
             assert job.lease_token == jobs[0].lease_token
-        finally:
-            await driver.close()
-            await client.aclose()
 
     asyncio.run(main())
 
 
 def test_a_flushed_script_behind_the_pop_falls_back_to_a_plain_claim(redis_url: str) -> None:
     async def main() -> None:
-        client: Any = make_client(redis_url)
-        driver = RedisDriver(client)
-        topic = unique_topic()
-        try:
-            assert await driver.claim(topic, max_jobs=1, lease=30) == []
-            await client.script_flush()
-            before = await blocked_client_ids(client)
-            waiting = asyncio.ensure_future(driver.wait_and_claim(topic, 5.0, max_jobs=1, lease=30))
-            await until(lambda: _blocked(client, before))
-            await driver.enqueue(topic, [NewJob(id="b", payload=b"y")])
-            jobs = await asyncio.wait_for(waiting, 5)
+        async with blocked_wait(redis_url, flush_scripts=True) as wait:
+            await wait.enqueue("b")
+            jobs = await asyncio.wait_for(wait.waiting, 5)
             assert [job.id for job in jobs] == ["b"]
-        finally:
-            await driver.close()
-            await client.aclose()
 
     asyncio.run(main())
