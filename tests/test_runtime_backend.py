@@ -96,6 +96,15 @@ async def test_an_ack_that_fails_is_retried_until_it_succeeds() -> None:
     await service.close()
 
 
+class OutageDriver(FlakyAckDriver):
+    """Acks fail, and so do renewals (a real outage hits both)."""
+
+    async def extend(self, topic: str, job_id: str, token: str, lease: float) -> float:
+        if self.failures:
+            raise BackendUnavailable("extend: connection refused (fake)")
+        return await super().extend(topic, job_id, token, lease)
+
+
 @async_test
 async def test_settling_gives_up_before_the_lease_would_expire(
     caplog: pytest.LogCaptureFixture,
@@ -103,15 +112,6 @@ async def test_settling_gives_up_before_the_lease_would_expire(
     """An ack the backend never takes is abandoned (the job comes back after
     its lease) instead of being retried forever or crashing the consumer."""
     job, later = make_job(), make_job()
-
-    class OutageDriver(FlakyAckDriver):
-        """Acks fail, and so do renewals (a real outage hits both)."""
-
-        async def extend(self, topic: str, job_id: str, token: str, lease: float) -> float:
-            if self.failures:
-                raise BackendUnavailable("extend: connection refused (fake)")
-            return await super().extend(topic, job_id, token, lease)
-
     driver = OutageDriver([job], failures=1_000_000)
     hooks = RecordingHooks()
     service = QueueService(driver, QueueOptions(backend_retry=STEADY), hooks=[hooks])
@@ -207,4 +207,28 @@ async def test_a_handler_that_raises_cancelled_error_does_not_kill_its_worker() 
     assert handled == ["first", "second"]
     assert driver.of("retry")[0].kwargs["error"] == "CancelledError"
     assert driver.count("ack_many") == 1
+    await service.close()
+
+
+@async_test
+async def test_every_job_of_a_batched_ack_given_up_is_counted_and_reported() -> None:
+    jobs = [make_job() for _ in range(3)]
+    driver = OutageDriver(jobs, failures=1_000_000)
+    hooks = RecordingHooks()
+    service = QueueService(driver, QueueOptions(backend_retry=STEADY), hooks=[hooks])
+    started = 0
+    all_started = asyncio.Event()
+
+    async def handler(job: Job) -> None:
+        nonlocal started
+        started += 1
+        if started == len(jobs):
+            all_started.set()
+        await all_started.wait()  # all three finish together: one batched ack
+
+    consumer = await service.subscribe("t", handler, SubscribeOptions(concurrency=3, lease=0.3))
+    await hooks.finished(3)
+    assert [e.outcome for e in hooks.of("after_job")] == [Outcome.UNKNOWN] * 3
+    assert sorted(e.job_id for e in hooks.of("on_settle_unknown")) == sorted(j.id for j in jobs)
+    assert consumer.statistics().unknown == 3
     await service.close()

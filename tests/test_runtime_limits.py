@@ -4,6 +4,7 @@ BaseException, a time limit, a cancel request; and what it reports."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -236,4 +237,36 @@ async def test_job_cancelled_raised_by_a_handler_ends_the_job_as_cancelled() -> 
     assert driver.of("retry") == []
     assert driver.of("dead_letter") == []
     assert len(driver.of("ack_many")) == 1
+    await service.close()
+
+
+@async_test
+async def test_a_handler_swallowing_a_cancel_request_leaves_the_worker_usable() -> None:
+    """The runtime's own cancellations are undone whatever the handler does
+    with them, so a later time limit is not mistaken for close()."""
+    jobs = [make_job("swallows"), make_job("hangs"), make_job("returns")]
+    driver = CancellingDriver(jobs)
+    hooks = RecordingHooks()
+    service = QueueService(driver, hooks=[hooks])
+    entered = asyncio.Event()
+
+    async def handler(job: Job) -> None:
+        if job.id == "swallows":  # swallows its cancel request, then returns
+            entered.set()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.Event().wait()
+        elif job.id == "hangs":  # runs into its time limit
+            await asyncio.Event().wait()
+
+    options = SubscribeOptions(concurrency=1, time_limit=1.0, cancel_poll_interval=0.02)
+    consumer = await service.subscribe("t", handler, options)
+    await entered.wait()
+    driver.requests.add("swallows")
+    await asyncio.wait_for(hooks.finished(3), 10)
+    assert [(e.job_id, e.outcome) for e in hooks.of("after_job")] == [
+        ("swallows", Outcome.CANCELLED),
+        ("hangs", Outcome.RETRIED),
+        ("returns", Outcome.ACKED),
+    ]
+    assert consumer.statistics().timed_out == 1
     await service.close()

@@ -8,7 +8,7 @@ import contextvars
 import functools
 import inspect
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from types import TracebackType
@@ -65,6 +65,7 @@ class _Held:
     cancel: bool = False  # a cancel request reached this job
     timed_out: bool = False  # the handler ran past its time limit
     task: asyncio.Task[None] | None = None  # the worker task running an async handler
+    cancels: int = 0  # task.cancel() calls of the runtime's own (time limit, cancel request)
     thread: asyncio.Future[object] | None = None  # a sync handler's running call
 
 
@@ -390,18 +391,14 @@ class QueueConsumer:
                 await self._run_sync(job, held)
         except asyncio.CancelledError as exc:
             held.task = None
-            task = asyncio.current_task()
-            if held.timed_out or held.cancel:
-                # our own cancellation of this handler, not close(): undo it
-                # (if close() cancelled the worker too, it still counts)
-                if task is not None and task.uncancel() > 0:
-                    await self._release(job, start)
-                    raise
-                await self._ended_by_runtime(job, held, start)
-                return
-            if task is None or task.cancelling():  # close() cancelled this worker
+            # undo the runtime's own cancellations: whatever remains is close()'s
+            closing = self._drop_own_cancels(held)
+            if closing:  # close() cancelled this worker
                 await self._release(job, start)
                 raise
+            if held.timed_out or held.cancel:
+                await self._ended_by_runtime(job, held, start)
+                return
             # the handler raised it without being cancelled: a failed attempt
             held.finished = True
             await self._fail(job, exc, self._retry_policy.delay(job.attempt), start)
@@ -415,10 +412,8 @@ class QueueConsumer:
             await self._handler_raised(job, held, exc, start)
         else:
             held.task = None
-            if held.timed_out:  # the handler swallowed its cancellation
-                task = asyncio.current_task()
-                if task is not None and self._is_async:
-                    task.uncancel()
+            self._drop_own_cancels(held)  # a handler may swallow its cancellation
+            if held.timed_out:
                 await self._ended_by_runtime(job, held, start)
                 return
             held.finished = True
@@ -427,8 +422,22 @@ class QueueConsumer:
                 self._ack_task = asyncio.create_task(self._ack_loop())
         finally:
             held.task = None
+            self._drop_own_cancels(held)
             if timer is not None:
                 timer.cancel()
+
+    @staticmethod
+    def _drop_own_cancels(held: _Held) -> bool:
+        """Undo the runtime's own ``task.cancel()`` calls on the worker that
+        runs ``held`` (a handler may swallow one, or get two); True when
+        a cancellation remains: close() cancelled the worker."""
+        task = asyncio.current_task()
+        if task is None:
+            return True
+        for _ in range(held.cancels):
+            task.uncancel()
+        held.cancels = 0
+        return task.cancelling() > 0
 
     async def _run_sync(self, job: Job, held: _Held) -> None:
         """Run a plain function in the thread pool. The wait for it can end
@@ -493,6 +502,7 @@ class QueueConsumer:
         if held.thread is not None:
             held.thread.cancel()  # not the thread: the wait for it
         elif held.task is not None:
+            held.cancels += 1
             held.task.cancel()
 
     def _limit_text(self, job: Job) -> str:
@@ -619,15 +629,15 @@ class QueueConsumer:
         lease would have expired anyway. ``None`` when it applied;
         ``LEASE_LOST`` when the backend refused it (the lease had moved on);
         ``UNKNOWN`` when the runtime gave up without an answer."""
-        failed, _ = await self._with_backend_retry(job.id, call)
+        failed, _ = await self._with_backend_retry((job.id,), call)
         return failed
 
     async def _with_backend_retry(
-        self, job_id: str, call: Callable[[], Awaitable[T]]
+        self, job_ids: Sequence[str], call: Callable[[], Awaitable[T]]
     ) -> tuple[Outcome | None, T | None]:
         """(None, result) on success; (LEASE_LOST or UNKNOWN, None) once
-        retrying is pointless."""
-        held = self._held.get(job_id)
+        retrying is pointless, counted and reported for every job of
+        ``job_ids`` (the jobs the call settles)."""
         failures = 0
         # fixed at the first failure, so that renewals cannot postpone it forever
         give_up_at: float | None = None
@@ -635,38 +645,43 @@ class QueueConsumer:
             try:
                 return None, await call()
             except LeaseLost:
-                self._lease_lost(job_id)
+                for job_id in job_ids:
+                    self._lease_lost(job_id)
                 return Outcome.LEASE_LOST, None
             except BackendUnavailable as exc:
                 failures += 1
                 loop = asyncio.get_running_loop()
                 delay = self._queue_options.backend_retry.delay(failures)
                 if give_up_at is None:
-                    give_up_at = held.expires_at if held is not None else loop.time()
+                    held = [self._held[i] for i in job_ids if i in self._held]
+                    give_up_at = min((h.expires_at for h in held), default=loop.time())
                 if loop.time() + delay >= give_up_at:
-                    self._settle_unknown(job_id, exc)
+                    self._settle_unknown(job_ids, exc)
                     return Outcome.UNKNOWN, None
                 await asyncio.sleep(delay)
             except Closed as exc:
-                self._settle_unknown(job_id, exc)
+                self._settle_unknown(job_ids, exc)
                 return Outcome.UNKNOWN, None
             except Exception as exc:
-                logger.exception("%s/%s: settling raised an unexpected error", self._topic, job_id)
-                self._settle_unknown(job_id, exc)
+                logger.exception(
+                    "%s/%s: settling raised an unexpected error", self._topic, ",".join(job_ids)
+                )
+                self._settle_unknown(job_ids, exc)
                 return Outcome.UNKNOWN, None
 
-    def _settle_unknown(self, job_id: str, exc: BaseException) -> None:
-        self._counters["unknown"] += 1
-        logger.error(
-            "%s/%s: gave up settling (%s); the outcome is unknown: if the call did not "
-            "apply, the job comes back when its lease expires",
-            self._topic,
-            job_id,
-            exc,
-        )
-        held = self._held.get(job_id)
-        if held is not None and self._hooks.active:
-            self._hooks.on_settle_unknown(held.job, exc)
+    def _settle_unknown(self, job_ids: Sequence[str], exc: BaseException) -> None:
+        for job_id in job_ids:
+            self._counters["unknown"] += 1
+            logger.error(
+                "%s/%s: gave up settling (%s); the outcome is unknown: if the call did not "
+                "apply, the job comes back when its lease expires",
+                self._topic,
+                job_id,
+                exc,
+            )
+            held = self._held.get(job_id)
+            if held is not None and self._hooks.active:
+                self._hooks.on_settle_unknown(held.job, exc)
 
     def _lease_lost(self, job_id: str) -> None:
         """The backend refused to settle the job: its lease had moved on."""
@@ -703,6 +718,7 @@ class QueueConsumer:
                     free = self._options.max_held - (len(self._held) - len(batch))
                     want = max(0, min(free - self._reserved, self._claim_limit))
                 self._reserved += want
+                ids = [job_id for job_id, _ in leases]
                 try:
                     if want:
                         call = functools.partial(
@@ -712,11 +728,11 @@ class QueueConsumer:
                             max_jobs=want,
                             lease=self._options.lease,
                         )
-                        _, both = await self._with_backend_retry(batch[0].job.id, call)
+                        failed, both = await self._with_backend_retry(ids, call)
                         outcomes, jobs = both if both is not None else (None, [])
                     else:
                         ack = functools.partial(self._driver.ack_many, self._topic, leases)
-                        _, outcomes = await self._with_backend_retry(batch[0].job.id, ack)
+                        failed, outcomes = await self._with_backend_retry(ids, ack)
                         jobs = []
                 finally:
                     self._reserved -= want
@@ -724,11 +740,11 @@ class QueueConsumer:
                     list(outcomes) if outcomes is not None else [None] * len(batch)
                 )
                 for held, outcome in zip(batch, results, strict=True):
-                    if outcome is Settled.LEASE_LOST:
+                    if failed is not None:  # counted and reported for each job already
+                        result = failed
+                    elif outcome is Settled.LEASE_LOST:
                         self._lease_lost(held.job.id)
                         result = Outcome.LEASE_LOST
-                    elif outcome is None:
-                        result = Outcome.UNKNOWN
                     elif held.cancel:
                         self._counters["cancelled"] += 1
                         result = Outcome.CANCELLED
@@ -802,6 +818,7 @@ class QueueConsumer:
         object.__setattr__(held.job, "_cancelled", True)
         logger.info("%s/%s: cancel requested", self._topic, held.job.id)
         if held.task is not None and not held.finished:
+            held.cancels += 1
             held.task.cancel()
 
     # -- closing --------------------------------------------------------------
