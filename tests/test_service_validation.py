@@ -3,6 +3,7 @@ an InvalidArgument (also a ValueError) raised before the driver is called."""
 
 from __future__ import annotations
 
+import enum
 import math
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -13,9 +14,11 @@ from queue_core import (
     MAX_PRIORITY,
     MIN_PRIORITY,
     EnqueueOptions,
+    Hooks,
     InvalidArgument,
     Job,
     JobState,
+    NewJob,
     PayloadTooLarge,
     QueueError,
     QueueOptions,
@@ -392,3 +395,60 @@ async def test_enqueue_many_splits_by_the_driver_batch_size_and_keeps_order() ->
 def test_retry_policy_is_validated_where_it_is_used() -> None:
     with pytest.raises(InvalidArgument):
         SubscribeOptions(retry=RetryPolicy(jitter=2.0))
+
+
+@pytest.mark.parametrize(
+    ("options", "hooks"),
+    [({"max_attempts": 3}, ()), (None, [object()]), (None, Hooks())],
+)
+def test_a_service_checks_its_options_and_hooks(options: Any, hooks: Any) -> None:
+    with pytest.raises(InvalidArgument):
+        QueueService(ScriptedDriver(), options, hooks=hooks)
+
+
+@pytest.mark.parametrize("headers", [[], "", ()])
+def test_headers_that_are_not_a_mapping_are_rejected_even_when_empty(headers: Any) -> None:
+    with pytest.raises(InvalidArgument):
+        EnqueueOptions(headers=headers)
+
+
+class Topic(str, enum.Enum):  # noqa: UP042 (its f-string is "Topic.EMAILS", not the value)
+    EMAILS = "emails"
+
+
+@async_test
+async def test_a_str_enum_topic_reaches_the_driver_as_its_plain_name() -> None:
+    """Drivers build keys from topics (f-strings): they must get plain str."""
+    driver = ScriptedDriver()
+    service = QueueService(driver)
+    await service.enqueue(Topic.EMAILS, b"a")
+    await service.enqueue_many(Topic.EMAILS, [b"b"])
+    consumer = await service.subscribe(Topic.EMAILS, lambda job: None)
+    await driver.called("claim", 1)
+    await consumer.close()
+    await service.wait_empty(Topic.EMAILS, timeout=5)
+    topics = [call.args[0] for call in driver.calls]
+    assert topics
+    assert all(type(topic) is str and topic == "emails" for topic in topics), topics
+    await service.close()
+
+
+class StartsWork(Hooks):
+    def __init__(self) -> None:
+        self.started: list[str] = []
+
+    def before_enqueue(self, topic: str, job: NewJob) -> NewJob:
+        self.started.append(job.id)
+        return job
+
+
+@async_test
+async def test_a_bad_item_of_enqueue_many_reaches_no_hook() -> None:
+    """Every item is validated before the hooks see any, so no hook starts
+    work (a producer span) that no after_enqueue would end."""
+    hook = StartsWork()
+    service = QueueService(MemoryDriver(), hooks=[hook])
+    with pytest.raises(InvalidArgument):
+        await service.enqueue_many("t", [b"a", b"b", 12345])  # type: ignore[list-item]
+    assert hook.started == []
+    await service.close()

@@ -111,7 +111,8 @@ class EnqueueOptions:
             _set(self, "job_id", validate_job_id(self.job_id))
         if self.max_attempts is not None:
             _set(self, "max_attempts", validate_max_attempts(self.max_attempts))
-        _set(self, "headers", validate_headers(self.headers) if self.headers else None)
+        if self.headers is not None:
+            _set(self, "headers", validate_headers(self.headers))
         if self.idempotency_window is not None:
             window = validate_duration("idempotency_window", self.idempotency_window)
             _set(self, "idempotency_window", window)

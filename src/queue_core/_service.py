@@ -4,6 +4,7 @@ over any driver."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import secrets
 from collections.abc import Iterable, Sequence
@@ -45,6 +46,17 @@ def new_job_id() -> str:
     return secrets.token_urlsafe(12)
 
 
+def check_service_args(options: object, hooks: object) -> None:
+    """The options and hooks a :class:`QueueService` takes, checked."""
+    if options is not None and not isinstance(options, QueueOptions):
+        raise InvalidArgument(f"options must be QueueOptions, not {type(options).__name__}")
+    if isinstance(hooks, Hooks) or not isinstance(hooks, Sequence):
+        raise InvalidArgument("hooks must be a sequence of queue_core.Hooks")
+    for hook in hooks:
+        if not isinstance(hook, Hooks):
+            raise InvalidArgument(f"hooks must be queue_core.Hooks, not {type(hook).__name__}")
+
+
 class QueueService:
     """The queue API applications use, over any :class:`Driver`.
 
@@ -64,6 +76,7 @@ class QueueService:
         if not isinstance(driver, Driver):
             kind = type(driver).__name__
             raise InvalidArgument(f"driver must be a queue_core.Driver, not {kind}")
+        check_service_args(options, hooks)
         self._driver = driver
         self._options = options or QueueOptions()
         self._hooks = HookSet(hooks)
@@ -98,6 +111,40 @@ class QueueService:
             raise Closed("the queue service is closed")
 
     def _new_job(self, topic: str, payload: object, options: EnqueueOptions | None) -> NewJob:
+        """One job, validated, as the ``before_enqueue`` hooks leave it."""
+        job = self._build_job(payload, options)
+        return self._hooked(topic, job) if self._hooks.active else job
+
+    def _new_jobs(self, topic: str, jobs: Iterable[EnqueueItem]) -> list[NewJob]:
+        """``enqueue_many``'s items, every one validated before the hooks
+        see any."""
+        if isinstance(jobs, bytes | bytearray | memoryview | str):
+            raise InvalidArgument("jobs must be an iterable of payloads, not a single payload")
+        try:
+            items = iter(jobs)
+        except TypeError:
+            raise InvalidArgument(f"jobs must be iterable, not {type(jobs).__name__}") from None
+        built: list[NewJob] = []
+        for item in items:
+            if isinstance(item, tuple):
+                if len(item) != 2:
+                    raise InvalidArgument("each job must be payload or (payload, EnqueueOptions)")
+                built.append(self._build_job(item[0], item[1]))
+            else:
+                built.append(self._build_job(item, None))
+        if not self._hooks.active:
+            return built
+        hooked: list[NewJob] = []
+        try:
+            for job in built:
+                hooked.append(self._hooked(topic, job))
+        except BaseException as exc:  # a hook's headers are invalid: end what began
+            if hooked:
+                self._hooks.after_enqueue(topic, hooked, None, exc)
+            raise
+        return hooked
+
+    def _build_job(self, payload: object, options: EnqueueOptions | None) -> NewJob:
         if options is None:
             options = _DEFAULT_ENQUEUE
         elif not isinstance(options, EnqueueOptions):
@@ -126,24 +173,17 @@ class QueueService:
             headers=options.headers or EMPTY_HEADERS,
             idempotency_window=window,
         )
-        if self._hooks.active:
-            changed = self._hooks.before_enqueue(topic, job)
-            if changed is not job:
-                if changed.id != job.id or changed.payload is not job.payload:
-                    logger.error("a before_enqueue hook changed a job's id or payload; ignored")
-                else:
-                    headers = validate_headers(changed.headers)
-                    job = NewJob(
-                        id=job.id,
-                        payload=job.payload,
-                        priority=job.priority,
-                        delay=job.delay,
-                        run_at=job.run_at,
-                        max_attempts=job.max_attempts,
-                        headers=headers,
-                        idempotency_window=job.idempotency_window,
-                    )
         return job
+
+    def _hooked(self, topic: str, job: NewJob) -> NewJob:
+        """``job`` after the ``before_enqueue`` hooks, which may change its
+        headers only (validated again)."""
+        changed = self._hooks.before_enqueue(topic, job)
+        if changed is job:
+            return job
+        if dataclasses.replace(changed, headers=job.headers) != job:
+            logger.error("a before_enqueue hook changed more than a job's headers; ignored")
+        return dataclasses.replace(job, headers=validate_headers(changed.headers))
 
     # -- producing ------------------------------------------------------------
 
@@ -210,30 +250,15 @@ class QueueService:
         self, topic: str, jobs: Iterable[EnqueueItem]
     ) -> list[EnqueueResult]:
         """:meth:`enqueue_many`, telling per job whether it was created."""
-        self._check_open()
-        validate_topic(topic)
-        if isinstance(jobs, bytes | bytearray | memoryview | str):
-            raise InvalidArgument("jobs must be an iterable of payloads, not a single payload")
-        new_jobs: list[NewJob] = []
-        try:
-            items = iter(jobs)
-        except TypeError:
-            raise InvalidArgument(f"jobs must be iterable, not {type(jobs).__name__}") from None
-        for item in items:
-            if isinstance(item, tuple):
-                if len(item) != 2:
-                    raise InvalidArgument("each job must be payload or (payload, EnqueueOptions)")
-                new_jobs.append(self._new_job(topic, item[0], item[1]))
-            else:
-                new_jobs.append(self._new_job(topic, item, None))
+        name = self._topic(topic)
         results: list[EnqueueResult] = []
-        for batch in self._batches(new_jobs):
+        for batch in self._batches(self._new_jobs(name, jobs)):
             try:
-                created = await self._driver.enqueue(topic, batch)
+                created = await self._driver.enqueue(name, batch)
             except BaseException as exc:
-                self._enqueued(topic, batch, None, exc)
+                self._enqueued(name, batch, None, exc)
                 raise
-            results += self._enqueued(topic, batch, created, None)
+            results += self._enqueued(name, batch, created, None)
         return results
 
     def _batches(self, jobs: list[NewJob]) -> list[list[NewJob]]:
@@ -255,23 +280,20 @@ class QueueService:
             EnqueueResult(id=job.id, created=flag) for job, flag in zip(batch, created, strict=True)
         ]
 
-    def _enqueue_blocking(
-        self, topic: str, items: Sequence[tuple[object, EnqueueOptions | None]]
-    ) -> list[EnqueueResult]:
-        """Enqueue from a thread without an event loop, through the driver's
-        ``enqueue_blocking`` (for :class:`SyncQueueService`; the enqueue
-        hooks run in the calling thread)."""
-        self._check_open()
-        validate_topic(topic)
-        new_jobs = [self._new_job(topic, payload, options) for payload, options in items]
+    def _enqueue_blocking(self, topic: str, jobs: Iterable[EnqueueItem]) -> list[EnqueueResult]:
+        """:meth:`enqueue_many_results` from a thread without an event loop,
+        through the driver's ``enqueue_blocking`` (for
+        :class:`SyncQueueService`; the enqueue hooks run in the calling
+        thread)."""
+        name = self._topic(topic)
         results: list[EnqueueResult] = []
-        for batch in self._batches(new_jobs):
+        for batch in self._batches(self._new_jobs(name, jobs)):
             try:
-                created = self._driver.enqueue_blocking(topic, batch)
+                created = self._driver.enqueue_blocking(name, batch)
             except BaseException as exc:
-                self._enqueued(topic, batch, None, exc)
+                self._enqueued(name, batch, None, exc)
                 raise
-            results += self._enqueued(topic, batch, created, None)
+            results += self._enqueued(name, batch, created, None)
         return results
 
     # -- consuming ------------------------------------------------------------
@@ -284,14 +306,13 @@ class QueueService:
         ``handler`` may be ``async def`` (run on the loop) or a plain function
         (run in a thread pool of ``options.concurrency`` threads).
         """
-        self._check_open()
-        validate_topic(topic)
+        name = self._topic(topic)
         if not callable(handler):
             raise InvalidArgument("handler must be callable")
         if options is not None and not isinstance(options, SubscribeOptions):
             raise InvalidArgument(f"options must be SubscribeOptions, not {type(options).__name__}")
         consumer = QueueConsumer(
-            self._driver, topic, handler, options or SubscribeOptions(), self._options, self._hooks
+            self._driver, name, handler, options or SubscribeOptions(), self._options, self._hooks
         )
         consumer.start()
         self._consumers.append(consumer)
@@ -379,8 +400,7 @@ class QueueService:
 
         :raises TimeoutError: ``timeout`` seconds passed first.
         """
-        self._check_open()
-        validate_topic(topic)
+        topic = self._topic(topic)
         seconds = None if timeout is None else validate_duration("timeout", timeout)
         pause = 0.005
         async with asyncio.timeout(seconds):

@@ -189,25 +189,6 @@ class _Call(Generic[T]):
         return cast(T, self.result)
 
 
-def _pairs(jobs: Iterable[EnqueueItem]) -> list[tuple[object, EnqueueOptions | None]]:
-    """``enqueue_many``'s items as (payload, options) pairs."""
-    if isinstance(jobs, bytes | bytearray | memoryview | str):
-        raise InvalidArgument("jobs must be an iterable of payloads, not a single payload")
-    try:
-        items = list(jobs)
-    except TypeError:
-        raise InvalidArgument(f"jobs must be iterable, not {type(jobs).__name__}") from None
-    pairs: list[tuple[object, EnqueueOptions | None]] = []
-    for item in items:
-        if isinstance(item, tuple):
-            if len(item) != 2:
-                raise InvalidArgument("each job must be payload or (payload, EnqueueOptions)")
-            pairs.append((item[0], item[1]))
-        else:
-            pairs.append((item, None))
-    return pairs
-
-
 def _shutdown_at_exit(state: _Loop) -> None:
     with contextlib.suppress(Exception):  # interpreter exit: nothing left to tell
         state.shutdown(None)
@@ -383,7 +364,8 @@ class SyncQueueService:
         """See :meth:`QueueService.enqueue_result`."""
         service = self._direct()
         if service is not None:
-            return service._enqueue_blocking(topic, [(payload, options)])[0]
+            item = cast(EnqueueItem, (payload, options))  # options may be None
+            return service._enqueue_blocking(topic, [item])[0]
         return self._call(lambda service: service.enqueue_result(topic, payload, options))
 
     def enqueue_many(self, topic: str, jobs: Iterable[EnqueueItem]) -> list[str]:
@@ -394,7 +376,7 @@ class SyncQueueService:
         """See :meth:`QueueService.enqueue_many_results`."""
         service = self._direct()
         if service is not None:
-            return service._enqueue_blocking(topic, _pairs(jobs))
+            return service._enqueue_blocking(topic, jobs)
         return self._call(lambda service: service.enqueue_many_results(topic, jobs))
 
     # -- inspecting and managing ----------------------------------------------

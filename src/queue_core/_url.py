@@ -25,7 +25,7 @@ from ._driver import Driver
 from ._errors import InvalidArgument
 from ._hooks import Hooks
 from ._options import QueueOptions
-from ._service import QueueService
+from ._service import QueueService, check_service_args
 
 if TYPE_CHECKING:
     from importlib.metadata import EntryPoint
@@ -213,11 +213,5 @@ def open_service(
     :raises InvalidArgument: see :func:`open_driver`; also bad options or hooks.
     :raises ImportError: the driver needs an extra that is not installed.
     """
-    if options is not None and not isinstance(options, QueueOptions):
-        raise InvalidArgument(f"options must be QueueOptions, not {type(options).__name__}")
-    if isinstance(hooks, Hooks) or not isinstance(hooks, Sequence):
-        raise InvalidArgument("hooks must be a sequence of queue_core.Hooks")
-    for hook in hooks:
-        if not isinstance(hook, Hooks):
-            raise InvalidArgument(f"hooks must be queue_core.Hooks, not {type(hook).__name__}")
+    check_service_args(options, hooks)  # before a driver (and its client) exists
     return QueueService(open_driver(url, clock=clock), options, hooks=hooks)
