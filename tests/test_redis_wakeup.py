@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from queue_core import Job, JobState, NewJob
+from queue_core import Closed, Job, JobState, NewJob
 from queue_redis import RedisDriver, make_client
 from tests.redis_support import blocked_client_ids, unique_topic, until
 
@@ -128,5 +128,82 @@ def test_a_flushed_script_behind_the_pop_falls_back_to_a_plain_claim(redis_url: 
             await wait.enqueue("b")
             jobs = await asyncio.wait_for(wait.waiting, 5)
             assert [job.id for job in jobs] == ["b"]
+
+    asyncio.run(main())
+
+
+def test_a_claim_whose_reply_was_lost_behind_the_pop_is_not_leased_to_nobody(
+    redis_url: str,
+) -> None:
+    """The claim behind the pop ran, but the wait was cut before its reply
+    was read (a reply slower than the grace, a dropped connection): the
+    jobs it leased are returned, not left leased to nobody."""
+
+    async def main() -> None:
+        client: Any = make_client(redis_url)
+        driver = RedisDriver(client)
+        topic = unique_topic()
+        pop_unless = driver._pop_unless
+
+        async def cut_after_the_claim_ran(pop: Any, interrupt: Any) -> Any:
+            await pop_unless(pop, interrupt)  # the claim runs on the server...
+            return None  # ...and its reply is lost
+
+        driver._pop_unless = cut_after_the_claim_ran  # type: ignore[method-assign]
+        try:
+            assert await driver.claim(topic, max_jobs=1, lease=30) == []
+            before = await blocked_client_ids(client)
+            waiting = asyncio.ensure_future(driver.wait_and_claim(topic, 5.0, max_jobs=1, lease=30))
+
+            async def blocked() -> bool:
+                return bool(await blocked_client_ids(client) - before)
+
+            await until(blocked)
+            await driver.enqueue(topic, [NewJob(id="j", payload=b"x")])
+            jobs = await asyncio.wait_for(waiting, 5)
+            assert [job.id for job in jobs] == ["j"]
+            job = await driver.get(topic, "j")
+            assert job is not None
+            assert job.lease_token == jobs[0].lease_token
+        finally:
+            await driver.close()
+            await client.aclose()
+
+    asyncio.run(main())
+
+
+def test_a_driver_closed_while_its_wait_looks_claims_nothing_later(redis_url: str) -> None:
+    async def main() -> None:
+        client: Any = make_client(redis_url)
+        driver = RedisDriver(client)
+        producer = RedisDriver(client)
+        topic = unique_topic()
+        block_for = driver._block_for
+        closing: list[asyncio.Future[None]] = []
+
+        async def closed_meanwhile(*args: Any) -> Any:
+            block = await block_for(*args)
+            closing.append(asyncio.ensure_future(driver.close()))
+            await asyncio.sleep(0)  # close() has begun, not ended
+            return block
+
+        driver._block_for = closed_meanwhile  # type: ignore[method-assign]
+        try:
+            waiting = asyncio.ensure_future(driver.wait_and_claim(topic, 2.0, max_jobs=1, lease=30))
+
+            async def is_closed() -> bool:
+                return driver._closed
+
+            await until(is_closed)
+            await producer.enqueue(topic, [NewJob(id="j", payload=b"x")])
+            with pytest.raises(Closed):  # not a job leased to a closed driver
+                await asyncio.wait_for(waiting, 5)
+            job = await producer.get(topic, "j")
+            assert job is not None
+            assert job.state is JobState.READY
+        finally:
+            await asyncio.gather(*closing)
+            await producer.close()
+            await client.aclose()
 
     asyncio.run(main())

@@ -423,33 +423,39 @@ class RedisDriver(Driver):
             return await super().wait_and_claim(
                 topic, timeout, max_jobs=max_jobs, lease=lease, interrupt=interrupt
             )
-        try:
-            block = await self._block_for(topic, keys, timeout)
-        except BackendUnavailable:
-            await self._wait_failed(timeout, wake)
-            return await self.claim(topic, max_jobs=max_jobs, lease=lease)
         if isinstance(self._clock, FakeClock) or (interrupt is not None and interrupt.done()):
             # a fake clock moves by hand (the claim behind a pop would carry
             # a stale time): wait, then claim
             return await super().wait_and_claim(
                 topic, timeout, max_jobs=max_jobs, lease=lease, interrupt=interrupt
             )
-        if not block:
+        try:
+            block = await self._block_for(topic, keys, timeout)
+        except BackendUnavailable:
+            await self._wait_failed(timeout, wake)
+            return await self.claim(topic, max_jobs=max_jobs, lease=lease)
+        if not block or wake.is_set():  # nothing to wait for, or woken (a move, close)
             return await self.claim(topic, max_jobs=max_jobs, lease=lease)
         rid = _request_id()
         args = [self._now(), rid, want, clamp_ms(lease), REAP_LIMIT, PROMOTE_LIMIT]
         args.append(self._claim_cache_ms)
-        claim = self._run.packed("claim", (*keys.with_dead, keys.claim_cache(rid)), args)
-        pop = self._blocker.pop(keys.notify, block, Then(claim))
+        claim_keys = (*keys.with_dead, keys.claim_cache(rid))
+        pop = self._blocker.pop(
+            keys.notify, block, Then(self._run.packed("claim", claim_keys, args))
+        )
         try:
             reply = await self._pop_unless(pop, interrupt)
+            self._wait_failures = 0
         except (BackendUnavailable, ThenFailed) as exc:
             if isinstance(exc, BackendUnavailable):
                 await self._wait_failed(timeout, wake)
-            return await self.claim(topic, max_jobs=max_jobs, lease=lease)
-        self._wait_failures = 0
-        if reply is None:  # woken or interrupted (a cancelled pop gives back what it took)
-            return await self.claim(topic, max_jobs=max_jobs, lease=lease)
+            reply = None
+        if reply is None:
+            # woken, interrupted, or the pop failed: the claim behind it may
+            # have run with its reply lost. The same call again (same request
+            # id) answers from its claim cache what that run leased, or claims
+            # now if it never ran: no job is left leased to nobody.
+            reply = await self._run("claim", claim_keys, args)
         jobs = jobs_from_reply(topic, reply[0])
         self._note_idle(topic, jobs, reply[1])
         return jobs
