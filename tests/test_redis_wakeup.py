@@ -187,7 +187,7 @@ def test_a_driver_closed_while_its_wait_looks_claims_nothing_later(redis_url: st
             await asyncio.sleep(0)  # close() has begun, not ended
             return block
 
-        driver._block_for = closed_meanwhile  # type: ignore[method-assign]
+        driver._block_for = closed_meanwhile  # type: ignore[method-assign,assignment]
         try:
             waiting = asyncio.ensure_future(driver.wait_and_claim(topic, 2.0, max_jobs=1, lease=30))
 
