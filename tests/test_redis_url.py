@@ -93,6 +93,13 @@ def test_a_password_is_never_shown_in_an_error() -> None:
     assert "me:***@h" in str(caught.value)
 
 
+def test_a_sentinel_password_is_never_shown_in_an_error() -> None:
+    with pytest.raises(InvalidArgument) as caught:
+        make_client("redis+sentinel://h:26379/mymaster?sentinel_password=hunter2&bogus=1")
+    assert "hunter2" not in str(caught.value)
+    assert "sentinel_password=***" in str(caught.value)
+
+
 @pytest.mark.redis
 def test_a_driver_from_a_url_owns_and_closes_its_client(redis_url: str) -> None:
     async def main() -> None:

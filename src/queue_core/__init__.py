@@ -32,7 +32,7 @@ from ._retry import RetryPolicy
 from ._service import QueueService, new_job_id
 from ._sync import SyncQueueService
 from ._tasks import Task, TaskCall, Tasks, current_job
-from ._url import driver_schemes, open_driver, open_service
+from ._url import driver_schemes, open_driver, open_service, redact_url
 from ._validate import (
     DEAD_SUFFIX,
     EMPTY_HEADERS,
@@ -111,6 +111,7 @@ __all__ = [
     "new_job_id",
     "open_driver",
     "open_service",
+    "redact_url",
     "source_topic",
     "to_ms",
     "translate_errors",

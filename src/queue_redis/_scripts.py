@@ -259,20 +259,22 @@ class ScriptRunner:
             async def dropped(error: Exception) -> None:
                 await conn.disconnect()
 
-            try:
+            async def deliver(packed: bytes) -> Any:
                 if resend:
-                    return await conn.retry.call_with_retry(lambda: send(command), dropped)
+                    return await conn.retry.call_with_retry(lambda: send(packed), dropped)
                 try:
-                    return await send(command)
+                    return await send(packed)
                 except (ConnectionError, RedisTimeoutError, OSError):
                     await conn.disconnect()
                     raise
+
+            try:
+                return await deliver(command)
             except NoScriptError:
                 # the server lost its script cache: EVAL runs the script and
-                # caches it again (the first call did not run, so sending
-                # again is safe)
-                fallback = pack(("EVAL", script.text, len(keys), *keys, *args))
-                return await conn.retry.call_with_retry(lambda: send(fallback), dropped)
+                # caches it again (the first call did not run; the EVAL is
+                # delivered as the first would have been)
+                return await deliver(pack(("EVAL", script.text, len(keys), *keys, *args)))
         finally:
             if len(kept) < self._keep:
                 kept.append(conn)

@@ -116,18 +116,20 @@ class ThreadedScripts:
                 def dropped(error: Exception) -> None:
                     conn.disconnect()  # type: ignore[no-untyped-call]
 
-                command = pack(("EVALSHA", script.sha, len(keys), *keys, *args))
-                try:
+                def deliver(packed: bytes) -> Any:
                     if resend:
-                        return conn.retry.call_with_retry(lambda: send(command), dropped)
+                        return conn.retry.call_with_retry(lambda: send(packed), dropped)
                     try:
-                        return send(command)
+                        return send(packed)
                     except (ConnectionError, RedisTimeoutError, OSError):
                         conn.disconnect()  # type: ignore[no-untyped-call]
                         raise
-                except NoScriptError:
-                    fallback = pack(("EVAL", script.text, len(keys), *keys, *args))
-                    return conn.retry.call_with_retry(lambda: send(fallback), dropped)
+
+                command = pack(("EVALSHA", script.sha, len(keys), *keys, *args))
+                try:
+                    return deliver(command)
+                except NoScriptError:  # as in ScriptRunner._direct
+                    return deliver(pack(("EVAL", script.text, len(keys), *keys, *args)))
             finally:
                 pool.release(conn)
 

@@ -37,7 +37,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError
 
-from queue_core import Clock, InvalidArgument
+from queue_core import Clock, InvalidArgument, redact_url
 
 from ._driver import RedisDriver
 
@@ -138,15 +138,6 @@ class _Parsed:
     client: dict[str, Any] = field(default_factory=dict)
 
 
-def _redacted(url: str) -> str:
-    """``url`` without its password (for error messages)."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return parts._replace(netloc=netloc).geturl()
-
-
 def _hosts(netloc: str, default_port: int, shown: str) -> list[tuple[str, int]]:
     hosts = []
     for item in netloc.rpartition("@")[2].split(","):
@@ -171,7 +162,7 @@ def _hosts(netloc: str, default_port: int, shown: str) -> list[tuple[str, int]]:
 def _parse(url: str) -> _Parsed:
     if not isinstance(url, str):
         raise InvalidArgument(f"a Redis URL must be a str, not {type(url).__name__}")
-    shown = _redacted(url)
+    shown = redact_url(url)
     scheme, sep, rest = url.partition("://")
     if not sep:
         raise InvalidArgument(f"Redis URL {shown!r} has no scheme (redis://host:port/db)")
