@@ -99,14 +99,14 @@ async def returns_within(driver: Driver, topic: str, situation: str, within: flo
 
 
 async def idle_returns(
-    driver: Driver, topic: str, situation: str, *, seconds: float = 0.4, timeout: float = 0.1
+    driver: Driver, topic: str, situation: str, *, seconds: float = 1.0, timeout: float = 1.0
 ) -> None:
     """Call ``wait(topic, timeout)`` again and again for ``seconds`` on a
     topic where nothing is or becomes claimable: it may return when its
-    timeout passes (or a little early now and then), never at once again
-    and again."""
+    timeout passes (or a little early now and then), never again and again
+    (a driver that polls, even every 100 ms, returns ten times a second)."""
     loop = asyncio.get_running_loop()
-    allowed = int(seconds / timeout) + 3
+    allowed = int(seconds / timeout) + 2
     returns = 0
     end = loop.time() + seconds
     while loop.time() < end and returns <= allowed:

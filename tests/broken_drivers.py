@@ -631,6 +631,20 @@ class WaitBusyPolls(MemoryDriver):
         await asyncio.sleep(0)  # DEFECT: no blocking at all
 
 
+class WaitPollsEvery100ms(MemoryDriver):
+    """``wait()`` ignores every wake-up and sleeps a fixed 100 ms (a driver
+    that polls its backend instead of blocking on a notification): moves
+    seem to wake waiters, within a poll, but an idle consumer calls the
+    backend ten times a second. Breaks contract point 15: an idle topic
+    must not make wait return again and again."""
+
+    caught_by = "idle_wait_does_not_poll"
+
+    async def wait(self, topic: str, timeout: float) -> None:
+        self._store(topic)
+        await asyncio.sleep(min(timeout, 0.1))  # DEFECT: a poll, not a wait
+
+
 class WaitBlocksWhenReady(MemoryDriver):
     """``wait()`` always blocks until the next wake-up or its timeout, even
     when a job is claimable now (it does not look first), so a consumer that
@@ -1491,6 +1505,7 @@ BROKEN_DRIVERS: tuple[type[MemoryDriver], ...] = (
     WaitIgnoresDueTime,
     WaitIgnoresLeaseDeadline,
     WaitBusyPolls,
+    WaitPollsEvery100ms,
     WaitBlocksWhenReady,
     RetryDoesNotWake,
     ReleaseDoesNotWake,
