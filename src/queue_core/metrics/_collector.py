@@ -176,16 +176,16 @@ class QueueCollector(Collector):
 
     def _current(self) -> _Snapshot:
         """A collection no older than ``cache_ttl``, made now if needed."""
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is self._loop or self._loop.is_closed():
+            return self._snapshot  # cannot wait for our own loop (nor for the lock)
         with self._lock:
             snapshot = self._snapshot
             if snapshot.taken_at and time.monotonic() - snapshot.taken_at < self._cache_ttl:
                 return snapshot
-            try:
-                running = asyncio.get_running_loop()
-            except RuntimeError:
-                running = None
-            if running is self._loop or self._loop.is_closed():
-                return snapshot  # cannot wait for our own loop
             started = time.monotonic()
             future = asyncio.run_coroutine_threadsafe(self._gather(), self._loop)
             try:

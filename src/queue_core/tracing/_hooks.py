@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import threading
 import weakref
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -93,6 +94,7 @@ class TracingHooks(Hooks):
         self._max_open = max_open
         self._producing: OrderedDict[tuple[str, str], list[Span]] = OrderedDict()
         self._n_producing = 0
+        self._lock = threading.Lock()
         self._processing: OrderedDict[_SpanKey, Span] = OrderedDict()
         # the span a worker task made current: (job key, context token)
         self._attached: weakref.WeakKeyDictionary[
@@ -132,11 +134,11 @@ class TracingHooks(Hooks):
                 "qtk.job.max_attempts": job.max_attempts,
             },
         )
-        spans = self._producing.setdefault((topic, job.id), [])
-        spans.append(span)
-        self._n_producing += 1
-        while self._n_producing > self._max_open:
-            self._evict_producer()
+        with self._lock:  # SyncQueueService runs enqueue hooks in its callers' threads
+            self._producing.setdefault((topic, job.id), []).append(span)
+            self._n_producing += 1
+            while self._n_producing > self._max_open:
+                self._evict_producer()
         headers = dict(job.headers)
         self._inject(headers, span)
         try:
@@ -163,13 +165,14 @@ class TracingHooks(Hooks):
         error: BaseException | None,
     ) -> None:
         for index, job in enumerate(jobs):
-            spans = self._producing.get((topic, job.id))
-            if not spans:
-                continue
-            span = spans.pop(0)
-            if not spans:
-                del self._producing[(topic, job.id)]
-            self._n_producing -= 1
+            with self._lock:
+                spans = self._producing.get((topic, job.id))
+                if not spans:
+                    continue
+                span = spans.pop(0)
+                if not spans:
+                    del self._producing[(topic, job.id)]
+                self._n_producing -= 1
             if created is not None:
                 span.set_attribute("qtk.created", bool(created[index]))
             if error is not None:
