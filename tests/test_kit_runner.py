@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-import time
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -153,10 +153,17 @@ def test_the_model_comparison_stops_at_its_time_budget(tiny: str) -> None:
 
 
 def test_a_check_that_blocks_its_thread_fails() -> None:
-    start = time.monotonic()
+    release = threading.Event()
+    body_done = threading.Event()
+
+    def blocked() -> None:
+        release.wait(30)
+        body_done.set()
+
     with pytest.raises(AssertionError, match="did not finish within 0.2 s"):
-        in_thread("blocked", lambda: time.sleep(1.0), 0.2)
-    assert time.monotonic() - start < 1.0
+        in_thread("blocked", blocked, 0.2)
+    assert not body_done.is_set(), "in_thread waited for the blocked body"
+    release.set()
 
 
 def test_profiles_bound_shrinking() -> None:

@@ -444,17 +444,26 @@ async def test_sync_handlers_enqueue_follow_ups_on_the_workers_loop() -> None:
     def first(n: int) -> None:
         second.enqueue_sync(n=n + 1)  # from the worker's thread pool
 
+    refused: list[BaseException | None] = []
+
     @tasks.task
     async def second(n: int) -> None:
         done.append(f"second {n}")
-        with pytest.raises(InvalidArgument, match="use 'await task.enqueue"):
+        try:
             second.enqueue_sync(n=0)  # on the loop itself: refused, not a deadlock
+        except InvalidArgument as exc:
+            refused.append(exc)
+        else:
+            refused.append(None)
 
     consumers = await tasks.subscribe(service)  # binds inside the running loop
     await first.enqueue(n=1)
     await service.wait_empty("first", timeout=5)
     await service.wait_empty("second", timeout=5)
     assert done == ["second 2"]
+    (error,) = refused
+    assert error is not None, "enqueue_sync on the worker's loop was not refused"
+    assert "use 'await task.enqueue" in str(error)
     for consumer in consumers:
         await consumer.close()
 
