@@ -101,9 +101,10 @@ def test_a_resent_script_gives_the_first_answer(redis_url: str) -> None:
             assert await driver.enqueue(topic, jobs) == [True] * 4
             assert runner.once == ["enqueue"]
             # remembered ids: a second delivery creates nothing, even after
-            # the job ran (it answers "not created" for what the first made)
+            # the job ran, and its request key gives it the first answer
             kept = [NewJob(id="k", payload=b"x", idempotency_window=60)]
-            assert await driver.enqueue(topic, kept) == [False]
+            assert await driver.enqueue(topic, kept) == [True]
+            assert runner.once == ["enqueue"]  # this one was sent twice
             assert (await driver.counts(topic)).ready == 5
             await driver.purge(topic, ["k"])
             claimed = await driver.claim(topic, max_jobs=2, lease=5)

@@ -29,6 +29,7 @@ from typing import Final
 from ._errors import InvalidArgument, PayloadTooLarge
 
 __all__ = [
+    "base_topic",
     "DEAD_SUFFIX",
     "EMPTY_HEADERS",
     "MAX_ATTEMPTS",
@@ -81,15 +82,20 @@ def validate_topic(topic: object) -> str:
         if not isinstance(topic, str):
             raise InvalidArgument(f"topic must be a str, not {type(topic).__name__}")
         topic = str.__str__(topic)
-    base = topic
-    while base.endswith(DEAD_SUFFIX):
-        base = base[: -len(DEAD_SUFFIX)]
-    if not _BASE_TOPIC.fullmatch(base):
+    if not _BASE_TOPIC.fullmatch(base_topic(topic)):
         shown = topic if len(topic) <= 80 else topic[:77] + "..."
         raise InvalidArgument(
             f"invalid topic {shown!r}: use 1-{MAX_BASE_TOPIC_LENGTH} characters of "
             f"A-Z a-z 0-9 _ . - (optionally followed by {DEAD_SUFFIX!r} suffixes)"
         )
+    return topic
+
+
+def base_topic(topic: str) -> str:
+    """``topic`` without its ``:dead`` suffixes: the family a topic and its
+    dead-letter topics form (one fencing counter; one Redis hash tag)."""
+    while topic.endswith(DEAD_SUFFIX):
+        topic = topic[: -len(DEAD_SUFFIX)]
     return topic
 
 

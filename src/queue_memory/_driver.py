@@ -24,6 +24,7 @@ from queue_core import (
     Settled,
     SystemClock,
     TopicLimits,
+    base_topic,
     to_ms,
 )
 
@@ -106,10 +107,8 @@ class MemoryDriver(Driver):
         for store in self._topics.values():
             store.notify()
 
-    def _next_fence(self, topic: str) -> int:
-        family = topic
-        while family.endswith(DEAD_SUFFIX):
-            family = family[: -len(DEAD_SUFFIX)]
+    def _next_fence(self, family: str) -> int:
+        """The next fencing token of a topic family (see ``base_topic``)."""
         fence = self._fences.get(family, 0) + 1
         self._fences[family] = fence
         return fence
@@ -197,13 +196,14 @@ class MemoryDriver(Driver):
         store.promote_due(now)
         deadline = now + to_ms(lease)
         claimed: list[Job] = []
+        family = base_topic(topic)
         room = max_jobs if store.limits.unlimited else store.claim_room(max_jobs, now)
         while len(claimed) < room:
             rec = store.pop_ready()
             if rec is None:
                 break
             rec.attempt += 1
-            rec.fence = self._next_fence(topic)
+            rec.fence = self._next_fence(family)
             store.lease(rec, f"{self._token_prefix}.{next(self._token_counter)}", deadline)
             if store.limits.rate is not None:
                 store.claim_times.append(now)
@@ -382,6 +382,8 @@ class MemoryDriver(Driver):
 
     async def close(self) -> None:
         self._closed = True
+        if isinstance(self._clock, FakeClock):
+            self._clock.remove_listener(self._on_clock_advance)
         for store in self._topics.values():
             store.notify()
 

@@ -20,14 +20,13 @@ See ``docs/redis.md`` for the key layout, durability and cluster notes.
 
 from ._diagnostics import Diagnostics
 from ._driver import RedisDriver
-from ._keys import base_topic, topic_keys
+from ._keys import topic_keys
 from ._url import CLIENT_DEFAULTS, driver_from_url, make_client, recommended_retry
 
 __all__ = [
     "CLIENT_DEFAULTS",
     "Diagnostics",
     "RedisDriver",
-    "base_topic",
     "driver_from_url",
     "make_client",
     "recommended_retry",

@@ -219,8 +219,10 @@ class RedisDriver(Driver):
         calls for ``jobs`` (one call per ``max_batch`` jobs). A call may be
         delivered twice only if every job's id is remembered after it ends
         (an explicit id with an idempotency window): then a second delivery
-        creates nothing, even after the job ran. ``guarded``: the client
-        re-sends by itself, so each call carries a request key."""
+        creates nothing, even after the job ran. A call that may be
+        delivered twice carries a request key, so the second delivery gets
+        the first one's answer (which jobs it created); ``guarded``: the
+        client re-sends every call by itself, so every call carries one."""
         keys = self._topic(topic)
         limit = self._capabilities.max_payload_bytes
         for job in jobs:
@@ -241,7 +243,7 @@ class RedisDriver(Driver):
                 else:
                     body, hlen = job.payload, 0
                 args += (job.id, body, hlen, job.priority, job.max_attempts, run_at, delay, window)
-            names = (*keys.all, keys.request(_request_id())) if guarded else keys.all
+            names = (*keys.all, keys.request(_request_id())) if guarded or resend else keys.all
             calls.append((names, args, resend))
         return calls
 

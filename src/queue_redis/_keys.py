@@ -29,11 +29,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Final
 
-from queue_core import DEAD_SUFFIX, InvalidArgument, validate_topic
+from queue_core import DEAD_SUFFIX, InvalidArgument, base_topic, validate_topic
 
 __all__ = [
     "TopicKeys",
-    "base_topic",
     "seq_pattern",
     "topic_keys",
     "topic_of_seq_key",
@@ -62,13 +61,6 @@ def validate_prefix(prefix: object) -> str:
     if not isinstance(prefix, str) or not _PREFIX.fullmatch(prefix):
         raise InvalidArgument(f"invalid key prefix {prefix!r}: use 1-64 of A-Z a-z 0-9 _ . - :")
     return prefix
-
-
-def base_topic(topic: str) -> str:
-    """The topic without its ``:dead`` suffixes: the hash tag of its keys."""
-    while topic.endswith(DEAD_SUFFIX):
-        topic = topic[: -len(DEAD_SUFFIX)]
-    return topic
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,9 @@
 -- ARGV[6]     error
 -- returns     1 done (also for a re-sent call); -1 no such job; -2 token
 --             does not hold it
+-- writes      the source's jobs, errors, inflight, cancel, done (and notify
+--             when a limited slot frees); the dead-letter topic's jobs, errors,
+--             ready, seq, notify; the request key
 local now_arg = arg_now(1)
 local ttl = arg_int(2, 1, MAX_MS)
 local S = topic_keys(1)

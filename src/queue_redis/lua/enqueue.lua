@@ -2,10 +2,10 @@
 -- KEYS[1..11] the topic's keys (see _common.lua)
 -- KEYS[12]    optional: request key of this call (STRING, expires): ''
 --             when every job was created, else the answer ('1'/'0' per
---             job). Given by clients that may re-send a call on their own
---             (redis-py's generic path); a client that never re-sends a call
---             that may have run needs none (ids alone make a re-sent call
---             of explicit, remembered ids harmless)
+--             job). Given with every call that may be delivered twice (its
+--             jobs' ids are remembered after they end, or the client
+--             re-sends on its own), so the second delivery gets the first
+--             one's answer; a call delivered at most once needs none
 -- ARGV[1]     now override in ms ('' = server TIME)
 -- ARGV[2]     request key ttl in ms
 -- ARGV[3+8k..10+8k]  per job: id, headers .. payload, headers length,

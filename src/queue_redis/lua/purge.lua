@@ -6,7 +6,7 @@
 -- mode ids:   ARGV[3..] job ids
 -- mode scan:  ARGV[3] limit: delete up to limit jobs, ready ones first
 -- returns     how many jobs were deleted
--- writes      jobs, errors, ready, scheduled, done
+-- writes      jobs, errors, ready, scheduled, cancel, done
 local now_arg = arg_now(1)
 local limit = 0
 if ARGV[2] == 'scan' then limit = arg_int(3, 0, 100000)

@@ -9,6 +9,9 @@
 -- ARGV[4]     lease token
 -- returns     1 done (also for a re-sent call); -1 no such job; -2 token
 --             does not hold it
+-- writes      jobs, inflight, ready, notify; with a cancel request
+--             instead: jobs, errors, cancel, done (and notify when a limited
+--             slot frees); the request key
 local now_arg = arg_now(1)
 local ttl = arg_int(2, 1, MAX_MS)
 local S = topic_keys(1)
