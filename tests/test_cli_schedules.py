@@ -163,7 +163,6 @@ def test_supervised_workers_inherit_no_scheduler() -> None:
         "grace": None,
         "app_dir": ".",
         "metrics_host": "127.0.0.1",
-        "health_file": None,
         "log_level": "info",
         "log_format": "text",
     }

@@ -69,6 +69,7 @@ def schedule_dict(schedule: Schedule, at: float) -> dict[str, Any]:
         "trigger": when,
         "description": schedule.describe(),
         "catch_up": trigger.catch_up,
+        "policy": trigger.policy,
         "grace": trigger.effective_grace,
         "previous": trigger.latest_at(at),
         "next": upcoming,
@@ -101,19 +102,11 @@ def schedules(target: str, app_dir: str, as_json: bool, log_level: str, log_form
             row["topic"],
             row["task"] or "-",
             row["description"],
-            _policy(row["catch_up"]),
+            row["policy"],
             "-" if previous is None else f"{iso(previous)} ({ago(at - previous)} ago)",
             "never" if upcoming is None else f"{iso(upcoming)} (in {ago(upcoming - at)})",
         )
     console().print(table)
-
-
-def _policy(catch_up: object) -> str:
-    if catch_up in ("none", 0):
-        return "skipped"
-    if catch_up in ("latest", 1):
-        return "latest caught up"
-    return f"{catch_up} latest caught up"
 
 
 @click.command(short_help="Run the schedules of TARGET (no handlers) until SIGTERM.")

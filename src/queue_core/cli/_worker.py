@@ -488,7 +488,6 @@ def _child_args(
     grace: float | None,
     app_dir: str,
     metrics_host: str,
-    health_file: Path | None,
     log_level: str,
     log_format: str,
     no_scheduler: bool = False,
@@ -507,7 +506,6 @@ def _child_args(
     if grace is not None:
         args += ["--grace", repr(grace)]
     args += ["--metrics-host", metrics_host, "--log-level", log_level, "--log-format", log_format]
-    del health_file  # the supervisor keeps the health file itself
     return args
 
 
@@ -623,7 +621,6 @@ def worker(
             grace=grace,
             app_dir=app_dir,
             metrics_host=metrics_host,
-            health_file=health_file,
             log_level=log_level,
             log_format=log_format,
             no_scheduler=no_scheduler,
