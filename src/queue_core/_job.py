@@ -113,6 +113,11 @@ class Counts:
     def total(self) -> int:
         return self.scheduled + self.ready + self.in_flight + self.dead
 
+    def lag(self, now: float) -> float | None:
+        """Seconds since the oldest due job became due; ``None`` when
+        nothing is due."""
+        return None if self.oldest_due_at is None else max(0.0, now - self.oldest_due_at)
+
 
 class Settled(enum.Enum):
     """The outcome of settling one lease with :meth:`Driver.ack_many`."""

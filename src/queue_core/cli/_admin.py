@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import click
 from rich.live import Live
@@ -18,6 +19,7 @@ from .._errors import InvalidArgument, Unsupported
 from .._job import CancelOutcome, Counts, Job, JobState
 from .._limits import MAX_LIMIT, TopicLimits
 from .._options import EnqueueOptions
+from .._overview import counts_of, per_topic
 from .._service import QueueService
 from ._common import Failure, StartupError, admin_service, json_option, log_options, run_async
 from ._common import url_option as url
@@ -94,10 +96,10 @@ def stats(
 
     async def sample(service: QueueService) -> _Sample:
         names = list(topic_names) or await _topics(service)
-        found = await asyncio.gather(*(service.counts(name) for name in names))
+        found = _or_raise(await counts_of(service, names))
         limits: dict[str, TopicLimits] = {}
         if service.driver.capabilities.limits:
-            stored = await asyncio.gather(*(service.get_limits(name) for name in names))
+            stored = _or_raise(await per_topic(names, service.get_limits))
             limits = dict(zip(names, stored, strict=True))
         return _Sample(now(), list(zip(names, found, strict=True)), limits)
 
@@ -120,6 +122,19 @@ def stats(
         run_async(main, url)
     except KeyboardInterrupt:
         return
+
+
+T = TypeVar("T")
+
+
+def _or_raise(results: dict[str, T | Exception]) -> list[T]:
+    """The results of :func:`per_topic`, or the first error among them."""
+    found: list[T] = []
+    for result in results.values():
+        if isinstance(result, Exception):
+            raise result
+        found.append(result)
+    return found
 
 
 @dataclass(frozen=True, slots=True)

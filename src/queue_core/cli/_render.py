@@ -151,7 +151,7 @@ def job_dict(job: Job, *, cancel_requested: bool = False) -> dict[str, Any]:
 def counts_dict(
     topic: str, counts: Counts, now: float, limits: TopicLimits | None = None
 ) -> dict[str, Any]:
-    lag = None if counts.oldest_due_at is None else max(0.0, now - counts.oldest_due_at)
+    lag = counts.lag(now)
     return {
         "topic": topic,
         "scheduled": counts.scheduled,
@@ -181,7 +181,7 @@ def counts_table(
     if limited:
         table.add_column("limits", no_wrap=True)
     for topic, counts in rows:
-        lag = "-" if counts.oldest_due_at is None else ago(now - counts.oldest_due_at)
+        lag = "-" if (seconds := counts.lag(now)) is None else ago(seconds)
         dead = Text(f"{counts.dead:,}", style="bold red" if counts.dead else "")
         cells: list[str | Text] = [
             topic,

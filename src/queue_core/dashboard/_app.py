@@ -24,6 +24,7 @@ from starlette.staticfiles import StaticFiles
 from .._errors import BackendUnavailable, InvalidArgument, QueueError, Unsupported
 from .._job import Counts, Job, JobState
 from .._limits import MAX_LIMIT, TopicLimits
+from .._overview import PARALLEL_COUNTS, counts_of
 from .._service import QueueService
 from .._validate import DEAD_SUFFIX, validate_job_id, validate_topic
 from . import _format
@@ -48,11 +49,6 @@ MAX_FORM_BYTES = 256 * 1024
 MAX_IDS = 1000  # ids per action
 MAX_PAGE = 1_000_000
 TOPICS_TTL = 5.0
-PARALLEL_COUNTS = 8
-
-
-def _lag(counts: Counts, now: float) -> float | None:
-    return None if counts.oldest_due_at is None else max(0.0, now - counts.oldest_due_at)
 
 
 def _safe_next(value: str | None, default: str) -> str:
@@ -153,17 +149,7 @@ class _Dashboard:
         return self._topics, self._listable
 
     async def counts(self, topics: Sequence[str]) -> dict[str, Counts | Exception]:
-        gate = asyncio.Semaphore(PARALLEL_COUNTS)
-
-        async def one(topic: str) -> Counts | Exception:
-            async with gate:
-                try:
-                    return await self.service.counts(topic)
-                except Exception as exc:
-                    return exc
-
-        results = await asyncio.gather(*(one(topic) for topic in topics))
-        return dict(zip(topics, results, strict=True))
+        return await counts_of(self.service, topics)
 
     async def sample_round(self) -> dict[str, Counts | Exception]:
         names, _ = await self.topic_names()
@@ -241,7 +227,7 @@ class _Dashboard:
                     {
                         "topic": topic,
                         "counts": result,
-                        "lag": _lag(result, now),
+                        "lag": result.lag(now),
                         "flow": self.sampler.net_flow(topic),
                         "spark": _sparkline(self.sampler.series(topic)[-60:]),
                         "error": None,
@@ -255,7 +241,7 @@ class _Dashboard:
             in_flight=sum(c.in_flight for c in good.values()),
             dead=sum(c.dead for c in good.values()),
         )
-        lags = [lag for c in good.values() if (lag := _lag(c, now)) is not None]
+        lags = [lag for c in good.values() if (lag := c.lag(now)) is not None]
         return self.render(
             request,
             "overview.html",
@@ -309,7 +295,7 @@ class _Dashboard:
             "topic.html",
             topic=topic,
             counts=counts,
-            lag=_lag(counts, now),
+            lag=counts.lag(now),
             flow=self.sampler.net_flow(topic),
             chart=chart(self.sampler.series(topic)),
             state=state,

@@ -16,6 +16,7 @@ from prometheus_client.registry import Collector
 from .._clock import Clock, SystemClock
 from .._errors import InvalidArgument, Unsupported
 from .._job import Counts
+from .._overview import counts_of
 from .._service import QueueService
 from .._validate import validate_topic
 
@@ -24,7 +25,6 @@ __all__ = ["QueueCollector"]
 logger = logging.getLogger("queue_core.metrics")
 
 STATES = ("scheduled", "ready", "in_flight", "dead")
-PARALLEL_COUNTS = 8  # counts() calls in flight at once during one collection
 
 
 @dataclass(slots=True)
@@ -152,24 +152,14 @@ class QueueCollector(Collector):
                     "metrics: %d topics; reporting the first %d", len(names), self._max_topics
                 )
             names = names[: self._max_topics]
-        gate = asyncio.Semaphore(PARALLEL_COUNTS)
-
-        async def one(topic: str) -> Counts:
-            async with gate:
-                return await self._service.counts(topic)
-
-        results = await asyncio.gather(*(one(name) for name in names), return_exceptions=True)
+        results = await counts_of(self._service, names)
         now = self._clock.now()
-        for name, result in zip(names, results, strict=True):
-            if isinstance(result, BaseException):
-                if not isinstance(result, Exception):
-                    raise result
+        for name, result in results.items():
+            if isinstance(result, Exception):
                 logger.warning("metrics: counts(%r) failed: %s", name, result)
                 snapshot.ok = False
                 continue
-            oldest = result.oldest_due_at
-            lag = 0.0 if oldest is None else max(0.0, now - oldest)
-            snapshot.counts.append((name, result, lag))
+            snapshot.counts.append((name, result, result.lag(now) or 0.0))
         snapshot.taken_at = time.monotonic()
         snapshot.duration = snapshot.taken_at - started
         return snapshot
