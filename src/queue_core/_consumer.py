@@ -102,8 +102,7 @@ class QueueConsumer:
         self._buffer: asyncio.Queue[Any] = asyncio.Queue()
         self._room = asyncio.Event()
         self._wait_task: asyncio.Future[None] | None = None
-        self._waiting_for_work = False
-        self._interrupt: asyncio.Future[None] | None = None
+        self._interrupt: asyncio.Future[None] | None = None  # set while waiting for work
         self._closing = False
         self._close_task: asyncio.Task[None] | None = None
         self._claim_gen = 0
@@ -217,7 +216,7 @@ class QueueConsumer:
         never cancelled: its claim still runs and its jobs are taken), and
         (unless ``backoff_too`` is false) from a backoff sleep."""
         self._room.set()
-        if self._waiting_for_work and self._interrupt and not self._interrupt.done():
+        if self._interrupt is not None and not self._interrupt.done():
             self._interrupt.set_result(None)
         elif backoff_too and self._wait_task is not None:
             self._wait_task.cancel()
@@ -296,7 +295,7 @@ class QueueConsumer:
     async def _pause(self, seconds: float) -> None:
         """A backoff sleep, in a task close() can cancel."""
         if not self._closing:
-            await self._cancellable(asyncio.sleep(seconds), waiting_for_work=False)
+            await self._cancellable(asyncio.sleep(seconds))
 
     async def _wait_for_work(self, max_jobs: int) -> list[Job]:
         """The driver's wait-then-claim, in a task :meth:`_nudge` may cancel;
@@ -304,7 +303,6 @@ class QueueConsumer:
         if self._closing or self._idle_waiters:
             return []  # closing, or someone waits for an idle check: claim again at once
         self._interrupt = asyncio.get_running_loop().create_future()
-        self._waiting_for_work = True
         try:
             return await self._driver.wait_and_claim(
                 self._topic,
@@ -318,27 +316,17 @@ class QueueConsumer:
         except Exception as failed:
             logger.warning("waiting on %r failed (%s)", self._topic, failed)
         finally:
-            self._waiting_for_work = False
-        await self._cancellable(
-            asyncio.sleep(min(1.0, self._options.poll_interval)), waiting_for_work=False
-        )
+            self._interrupt = None
+        await self._cancellable(asyncio.sleep(min(1.0, self._options.poll_interval)))
         return []
 
-    async def _cancellable(
-        self, coro: Awaitable[None], *, waiting_for_work: bool
-    ) -> BaseException | None:
-        """Await ``coro`` as the task :meth:`_nudge` may cancel; return the
-        error it raised, if any."""
+    async def _cancellable(self, coro: Awaitable[None]) -> None:
+        """Await ``coro`` (a sleep) as the task :meth:`_nudge` may cancel."""
         self._wait_task = asyncio.ensure_future(coro)
-        self._waiting_for_work = waiting_for_work
         try:
             await asyncio.wait([self._wait_task])
-            if self._wait_task.cancelled():
-                return None
-            return self._wait_task.exception()
         finally:
             self._wait_task = None
-            self._waiting_for_work = False
 
     def _resolve_idle(self, gen: int) -> None:
         keep = []
