@@ -107,8 +107,9 @@ class MemoryDriver(Driver):
         for store in self._topics.values():
             store.notify()
 
-    def _next_fence(self, family: str) -> int:
-        """The next fencing token of a topic family (see ``base_topic``)."""
+    def _next_fence(self, topic: str) -> int:
+        """The next fencing token of the topic's family (see ``base_topic``)."""
+        family = base_topic(topic)
         fence = self._fences.get(family, 0) + 1
         self._fences[family] = fence
         return fence
@@ -196,14 +197,13 @@ class MemoryDriver(Driver):
         store.promote_due(now)
         deadline = now + to_ms(lease)
         claimed: list[Job] = []
-        family = base_topic(topic)
         room = max_jobs if store.limits.unlimited else store.claim_room(max_jobs, now)
         while len(claimed) < room:
             rec = store.pop_ready()
             if rec is None:
                 break
             rec.attempt += 1
-            rec.fence = self._next_fence(family)
+            rec.fence = self._next_fence(topic)
             store.lease(rec, f"{self._token_prefix}.{next(self._token_counter)}", deadline)
             if store.limits.rate is not None:
                 store.claim_times.append(now)

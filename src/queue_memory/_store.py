@@ -68,6 +68,8 @@ class TopicStore:
 
     jobs: dict[str, Rec] = field(default_factory=dict)
     ready: list[tuple[int, int, int, str, int]] = field(default_factory=list)
+    # ready jobs by due time (for the oldest due time in counts; lazily pruned)
+    ready_due: list[tuple[int, int, str, int]] = field(default_factory=list)
     scheduled: list[tuple[int, int, str, int]] = field(default_factory=list)
     inflight: list[tuple[int, int, str, int]] = field(default_factory=list)
     seq: int = 0
@@ -152,6 +154,10 @@ class TopicStore:
             rec.state = JobState.READY
             self.n_ready += 1
             heapq.heappush(self.ready, (-rec.priority, rec.due_ms, rec.seq, rec.id, rec.ver))
+            if len(self.ready_due) > 2 * self.n_ready + 64:  # mostly stale: rebuild
+                self.ready_due = [e for e in self.ready_due if self._live(e[2], e[3])]
+                heapq.heapify(self.ready_due)
+            heapq.heappush(self.ready_due, (rec.due_ms, rec.seq, rec.id, rec.ver))
 
     def make_due(self, rec: Rec, due_ms: int, now_ms: int) -> None:
         """Move ``rec`` to ready or scheduled, due at ``due_ms``."""
@@ -206,14 +212,23 @@ class TopicStore:
 
     def oldest_due_ms(self, now_ms: int) -> int | None:
         """The earliest due time among jobs due now (ready, or scheduled
-        and past their due time)."""
+        and past their due time), from the tops of two heaps (no scan)."""
         due = [
-            rec.due_ms
-            for rec in self.jobs.values()
-            if rec.state is JobState.READY
-            or (rec.state is JobState.SCHEDULED and rec.due_ms <= now_ms)
+            heap[0][0]
+            for heap in (self.ready_due, self.scheduled)
+            if self._prune(heap) and heap[0][0] <= now_ms
         ]
         return min(due) if due else None
+
+    def _live(self, job_id: str, ver: int) -> bool:
+        rec = self.jobs.get(job_id)
+        return rec is not None and rec.ver == ver
+
+    def _prune(self, heap: list[tuple[int, int, str, int]]) -> bool:
+        """Drop stale entries from the top of ``heap``; whether any is left."""
+        while heap and not self._live(heap[0][2], heap[0][3]):
+            heapq.heappop(heap)
+        return bool(heap)
 
     def notify(self) -> None:
         event, self.wakeup = self.wakeup, asyncio.Event()
