@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
 
@@ -73,7 +74,7 @@ class PrometheusHooks(Hooks):
         registry = REGISTRY if registry is None else registry
         self._clock = clock or SystemClock()
         self._max_topics = max_topics
-        self._topics: set[str] = set()
+        self._series: dict[str, _Series] = {}  # a topic's labelled children
         self._warned = False
         topic = ("topic",)
         both = ("topic", "outcome")
@@ -132,10 +133,14 @@ class PrometheusHooks(Hooks):
             registry=registry,
         )
 
-    def _label(self, topic: str) -> str:
-        if topic in self._topics:
-            return topic
-        if len(self._topics) >= self._max_topics:
+    def _of(self, topic: str) -> _Series:
+        """The topic's metric children, labelled once (``labels()`` costs
+        more than the ``inc``/``observe`` of every job)."""
+        series = self._series.get(topic)
+        if series is not None:
+            return series
+        label = topic
+        if len(self._series) >= self._max_topics:
             if not self._warned:
                 self._warned = True
                 logger.warning(
@@ -143,13 +148,12 @@ class PrometheusHooks(Hooks):
                     self._max_topics,
                     OTHER_TOPICS,
                 )
-            return OTHER_TOPICS
-        self._topics.add(topic)
-        for outcome in Outcome:  # every outcome series exists from the start, at 0
-            self.attempts.labels(topic, outcome.value)
-        for counter in (self.leases_lost, self.settle_failures):
-            counter.labels(topic)
-        return topic
+            label = OTHER_TOPICS
+            if label in self._series:
+                return self._series[label]
+        series = _Series(self, label)  # every outcome series exists from the start, at 0
+        self._series[label] = series
+        return series
 
     # -- hooks ----------------------------------------------------------------
 
@@ -160,32 +164,55 @@ class PrometheusHooks(Hooks):
         created: Sequence[bool] | None,
         error: BaseException | None,
     ) -> None:
-        label = self._label(topic)
+        series = self._of(topic)
         if created is None:
-            self.enqueue_errors.labels(label).inc(len(jobs))
+            series.enqueue_errors.inc(len(jobs))
             return
         made = sum(1 for flag in created if flag)
-        self.enqueued.labels(label).inc(made)
+        series.enqueued.inc(made)
         if made < len(created):
-            self.duplicates.labels(label).inc(len(created) - made)
+            series.duplicates.inc(len(created) - made)
 
     def on_claimed(self, topic: str, jobs: Sequence[Job]) -> None:
-        self.claimed.labels(self._label(topic)).inc(len(jobs))
+        self._of(topic).claimed.inc(len(jobs))
 
     def before_job(self, job: Job) -> None:
         due = max(job.enqueued_at, job.run_at)
-        delay = max(0.0, self._clock.now() - due)
-        self.start_delay.labels(self._label(job.topic)).observe(delay)
+        self._of(job.topic).start_delay.observe(max(0.0, self._clock.now() - due))
 
     def after_job(
         self, job: Job, outcome: Outcome, error: BaseException | None, duration: float
     ) -> None:
-        label = self._label(job.topic)
-        self.attempts.labels(label, outcome.value).inc()
-        self.duration.labels(label, outcome.value).observe(max(0.0, duration))
+        series = self._of(job.topic)
+        series.attempts[outcome].inc()
+        series.duration_of(outcome).observe(max(0.0, duration))
 
     def on_lease_lost(self, job: Job) -> None:
-        self.leases_lost.labels(self._label(job.topic)).inc()
+        self._of(job.topic).leases_lost.inc()
 
     def on_settle_unknown(self, job: Job, error: BaseException) -> None:
-        self.settle_failures.labels(self._label(job.topic)).inc()
+        self._of(job.topic).settle_failures.inc()
+
+
+class _Series:
+    """One topic label's children of every metric of :class:`PrometheusHooks`."""
+
+    def __init__(self, hooks: PrometheusHooks, label: str) -> None:
+        self._hooks, self._label = hooks, label
+        self.enqueued = hooks.enqueued.labels(label)
+        self.duplicates = hooks.duplicates.labels(label)
+        self.enqueue_errors = hooks.enqueue_errors.labels(label)
+        self.claimed = hooks.claimed.labels(label)
+        self.start_delay = hooks.start_delay.labels(label)
+        self.leases_lost = hooks.leases_lost.labels(label)
+        self.settle_failures = hooks.settle_failures.labels(label)
+        self.attempts = {o: hooks.attempts.labels(label, o.value) for o in Outcome}
+        self._duration: dict[Outcome, Any] = {}  # only the outcomes seen (many buckets each)
+
+    def duration_of(self, outcome: Outcome) -> Any:
+        child = self._duration.get(outcome)
+        if child is None:
+            child = self._duration[outcome] = self._hooks.duration.labels(
+                self._label, outcome.value
+            )
+        return child
