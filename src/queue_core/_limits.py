@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ._validate import validate_count, validate_duration
@@ -49,3 +50,15 @@ class TopicLimits:
     @property
     def unlimited(self) -> bool:
         return self.max_in_flight is None and self.rate is None
+
+    def describe(
+        self, sep: str = ", ", seconds: Callable[[float], str] = lambda s: f"{s:g}s"
+    ) -> str:
+        """``5 in flight, 100 per 1s`` (``seconds`` formats ``per``); empty
+        without limits."""
+        parts = []
+        if self.max_in_flight is not None:
+            parts.append(f"{self.max_in_flight:,} in flight")
+        if self.rate is not None:
+            parts.append(f"{self.rate:,} per {seconds(self.per)}")
+        return sep.join(parts)

@@ -8,10 +8,10 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
-from ._job import Counts
+from ._job import Counts, Job, JobState
 from ._service import QueueService
 
-__all__ = ["PARALLEL_COUNTS", "counts_of", "per_topic"]
+__all__ = ["PARALLEL_COUNTS", "counts_of", "pending_cancels", "per_topic"]
 
 PARALLEL_COUNTS = 8  # backend calls in flight at once
 
@@ -42,3 +42,10 @@ async def per_topic(
 async def counts_of(service: QueueService, topics: Sequence[str]) -> dict[str, Counts | Exception]:
     """Each topic's :meth:`QueueService.counts`, or its error."""
     return await per_topic(topics, service.counts)
+
+
+async def pending_cancels(service: QueueService, topic: str, jobs: Sequence[Job]) -> set[str]:
+    """The ids among ``jobs`` of running jobs with a pending cancel request
+    (one backend call, and only when some are in flight)."""
+    running = [job.id for job in jobs if job.state is JobState.IN_FLIGHT]
+    return set(await service.cancel_requested(topic, running)) if running else set()

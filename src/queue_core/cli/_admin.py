@@ -19,7 +19,7 @@ from .._errors import InvalidArgument, Unsupported
 from .._job import CancelOutcome, Counts, Job, JobState
 from .._limits import MAX_LIMIT, TopicLimits
 from .._options import EnqueueOptions
-from .._overview import counts_of, per_topic
+from .._overview import counts_of, pending_cancels, per_topic
 from .._service import QueueService
 from ._common import Failure, StartupError, admin_service, json_option, log_options, run_async
 from ._common import url_option as url
@@ -195,7 +195,7 @@ def jobs(
                 found = await service.list_dead(topic, limit=limit, offset=offset)
             else:
                 found = await service.list_jobs(topic, JobState(state), limit=limit, offset=offset)
-            stopping = await _cancel_requested(service, topic, found)
+            stopping = await pending_cancels(service, topic, found)
             if as_json:
                 return [job_dict(j, cancel_requested=j.id in stopping) for j in found]
             total = await service.counts(topic)
@@ -237,7 +237,7 @@ def job(
     async def main() -> tuple[Job | None, bool]:
         async with admin_service(url) as service:
             found = await service.get(topic, job_id)
-            stopping = await _cancel_requested(service, topic, [found] if found else [])
+            stopping = await pending_cancels(service, topic, [found] if found else [])
             return found, bool(stopping)
 
     found, stopping = run_async(main, url)
@@ -250,13 +250,6 @@ def job(
         emit_json(job_dict(found, cancel_requested=stopping))
     else:
         console().print(job_table(found, now(), cancel_requested=stopping))
-
-
-async def _cancel_requested(service: QueueService, topic: str, found: Sequence[Job]) -> set[str]:
-    """The ids among ``found`` of running jobs with a pending cancel request
-    (one driver call, only when some are in flight)."""
-    running = [j.id for j in found if j.state is JobState.IN_FLIGHT]
-    return set(await service.cancel_requested(topic, running))
 
 
 def _instant(text: str) -> float:

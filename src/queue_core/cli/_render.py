@@ -110,12 +110,7 @@ def describe_limits(limits: TopicLimits | None) -> str:
     """``5 in flight, 100 per 1s``; ``-`` without limits."""
     if limits is None or limits.unlimited:
         return "-"
-    parts = []
-    if limits.max_in_flight is not None:
-        parts.append(f"{limits.max_in_flight:,} in flight")
-    if limits.rate is not None:
-        parts.append(f"{limits.rate:,} per {limits.per:g}s")
-    return ", ".join(parts)
+    return limits.describe()
 
 
 def limits_dict(limits: TopicLimits | None) -> dict[str, Any] | None:

@@ -24,7 +24,7 @@ from starlette.staticfiles import StaticFiles
 from .._errors import BackendUnavailable, InvalidArgument, QueueError, Unsupported
 from .._job import Counts, Job, JobState
 from .._limits import MAX_LIMIT, TopicLimits
-from .._overview import PARALLEL_COUNTS, counts_of
+from .._overview import PARALLEL_COUNTS, counts_of, pending_cancels
 from .._service import QueueService
 from .._validate import DEAD_SUFFIX, validate_job_id, validate_topic
 from . import _format
@@ -313,8 +313,7 @@ class _Dashboard:
 
     async def cancel_requested(self, topic: str, jobs: Sequence[Job]) -> set[str]:
         """The ids among ``jobs`` of running jobs with a pending cancel request."""
-        running = [job.id for job in jobs if job.state is JobState.IN_FLIGHT]
-        return set(await self.service.cancel_requested(topic, running))
+        return await pending_cancels(self.service, topic, jobs)
 
     async def schedules_page(self, request: Request) -> Response:
         now = time.time()
@@ -583,12 +582,7 @@ def _limits_text(limits: TopicLimits | None) -> str | None:
     """``5 in flight · 100 per 1 s``, ``None`` without limits."""
     if limits is None or limits.unlimited:
         return None
-    parts = []
-    if limits.max_in_flight is not None:
-        parts.append(f"{limits.max_in_flight:,} in flight")
-    if limits.rate is not None:
-        parts.append(f"{limits.rate:,} per {_format.duration(limits.per)}")
-    return " · ".join(parts)
+    return limits.describe(" · ", _format.duration)
 
 
 def _bound(form: Mapping[str, list[str]], name: str) -> int | None:
