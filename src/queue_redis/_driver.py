@@ -129,7 +129,6 @@ class RedisDriver(Driver):
             limits=True,
         )
         self._owns_client = owns_client
-        self._also_close: list[Any] = []  # objects made with an owned client
         self._command_timeout = command_timeout
         self._block_timeout = block_timeout
         self._claim_cache_ms = max(1, clamp_ms(claim_cache_ttl))
@@ -656,6 +655,11 @@ class RedisDriver(Driver):
         if self._threaded is not None:
             self._threaded.close()
         if self._owns_client:
-            for item in (self._client, *self._also_close):
-                with contextlib.suppress(Exception):
-                    await item.aclose()
+            # a Sentinel-managed client's pool holds the Sentinel, whose
+            # connections to the sentinels are not the client's own
+            pool = getattr(self._client, "connection_pool", None)
+            sentinel = getattr(pool, "sentinel_manager", None)
+            for item in (self._client, sentinel):
+                if item is not None:
+                    with contextlib.suppress(Exception):
+                        await item.aclose()

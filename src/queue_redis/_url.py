@@ -239,29 +239,31 @@ def _client_kwargs(parsed: _Parsed, overrides: Mapping[str, Any]) -> dict[str, A
 def make_client(url: str, **overrides: Any) -> Redis | RedisCluster:
     """A ``redis.asyncio`` client for ``url`` with the settings the driver
     relies on (see :data:`CLIENT_DEFAULTS` and :func:`recommended_retry`):
-    connect timeout 2 s, socket timeout above the driver's command timeout,
-    two quick re-sends after a dropped connection, bytes replies. Keyword
-    arguments override them. Driver query parameters in the URL are
-    ignored here (see :func:`driver_from_url`). The caller closes it.
+    connect timeout 2 s, no socket timeout (the driver's command timeout
+    bounds every call), two quick re-sends after a dropped connection, bytes
+    replies. Keyword arguments override them. Driver query parameters in the
+    URL are ignored here (see :func:`driver_from_url`). The caller closes it
+    (``await client.aclose()``; for a ``redis+sentinel`` URL also
+    ``await client.connection_pool.sentinel_manager.aclose()``, or give it
+    to a driver with ``owns_client=True``, which closes both).
 
     :raises InvalidArgument: the URL is malformed (the message names the
         part that is wrong; passwords are never shown).
     """
-    return _build(_parse(url), overrides)[0]
+    return _build(_parse(url), overrides)
 
 
-def _build(parsed: _Parsed, overrides: Mapping[str, Any]) -> tuple[Redis | RedisCluster, list[Any]]:
-    """The client, and other objects to close with it."""
+def _build(parsed: _Parsed, overrides: Mapping[str, Any]) -> Redis | RedisCluster:
     kwargs = _client_kwargs(parsed, overrides)
     if parsed.scheme == "unix":
         kwargs.pop("socket_keepalive", None)
         kwargs.pop("ssl", None)
-        return Redis(unix_socket_path=parsed.path, **kwargs), []
+        return Redis(unix_socket_path=parsed.path, **kwargs)
     if parsed.scheme == "redis+cluster":
         kwargs.pop("db", None)
         kwargs.pop("health_check_interval", None)
         nodes = [ClusterNode(host, port) for host, port in parsed.hosts]
-        return RedisCluster(startup_nodes=nodes, **kwargs), []
+        return RedisCluster(startup_nodes=nodes, **kwargs)
     if parsed.scheme == "redis+sentinel":
         db = kwargs.pop("db", 0)
         sentinel_auth: dict[str, Any] = {
@@ -273,10 +275,10 @@ def _build(parsed: _Parsed, overrides: Mapping[str, Any]) -> tuple[Redis | Redis
         sentinel = Sentinel(  # type: ignore[no-untyped-call]
             parsed.hosts, sentinel_kwargs=sentinel_auth, **kwargs
         )
-        client = sentinel.master_for(parsed.path, redis_class=Redis, db=db)
-        return client, list(sentinel.sentinels)
+        client: Redis = sentinel.master_for(parsed.path, redis_class=Redis, db=db)
+        return client
     host, port = parsed.hosts[0]
-    return Redis(host=host, port=port, **kwargs), []
+    return Redis(host=host, port=port, **kwargs)
 
 
 def driver_from_url(url: str, *, clock: Clock | None = None, **overrides: Any) -> RedisDriver:
@@ -288,21 +290,12 @@ def driver_from_url(url: str, *, clock: Clock | None = None, **overrides: Any) -
     :raises InvalidArgument: the URL or one of its parameters is wrong.
     """
     parsed = _parse(url)
-    client, extra = _build(parsed, overrides)
+    client = _build(parsed, overrides)
     try:
-        driver = RedisDriver(client, clock=clock, owns_client=True, **parsed.driver)
+        return RedisDriver(client, clock=clock, owns_client=True, **parsed.driver)
     except Exception:
-        _close_later(client, extra)
-        raise
-    driver._also_close = extra  # sentinel connections, closed with the client
-    return driver
-
-
-def _close_later(client: Any, extra: list[Any]) -> None:
-    """Nothing was connected yet: dropping the objects is enough, but close
-    what can be closed without a loop."""
-    for item in (client, *extra):
+        # nothing was connected yet: dropping the client is enough, but
+        # reset what can be reset without a loop
         with contextlib.suppress(Exception):
-            pool = getattr(item, "connection_pool", None)
-            if pool is not None:
-                pool.reset()
+            client.connection_pool.reset()  # type: ignore[union-attr]
+        raise
